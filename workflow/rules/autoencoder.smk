@@ -1,0 +1,1 @@
+# autoencoder stage (being written)

@@ -1,0 +1,103 @@
+"""Configuration validation (JSON schema plus the checks a schema cannot express).
+
+``validate(config, schema_path)`` fills the schema's defaults into ``config`` and
+raises :class:`RadiogenomicsError` naming the offending key (``dnn.grid.learning_rate[0]``)
+and what was expected. The Snakefile calls it before any job is scheduled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .errors import RadiogenomicsError
+
+
+def _key(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _extend_with_defaults(validator_class):
+    """A validator that also fills ``default`` values of absent properties."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    default = sub["default"]
+                    instance[name] = dict(default) if isinstance(default, dict) else (
+                        list(default) if isinstance(default, list) else default
+                    )
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def load_schema(schema_path) -> dict:
+    with open(schema_path) as fh:
+        return yaml.safe_load(fh)
+
+
+def validate(config: dict, schema_path) -> dict:
+    """Validate ``config`` in place (defaults filled) and return it.
+
+    Raises :class:`RadiogenomicsError` with one line per problem, each naming the key.
+    """
+    schema = load_schema(schema_path)
+    cls = jsonschema.validators.validator_for(schema)
+    validator = _extend_with_defaults(cls)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = []
+        for err in errors:
+            key = _key(err.absolute_path)
+            if err.validator == "additionalProperties":
+                lines.append(f"config key {key}: {err.message} (see config/README.md for the allowed keys)")
+            else:
+                lines.append(f"config key {key}: {err.message}")
+        raise RadiogenomicsError("invalid configuration:\n  " + "\n  ".join(lines))
+    _semantic_checks(config)
+    return config
+
+
+def _semantic_checks(config: dict) -> None:
+    problems = []
+    demo = config.get("demo", {})
+    if demo.get("enabled"):
+        if demo["n_imaged"] > demo["n_patients"]:
+            problems.append(
+                f"config key demo.n_imaged: {demo['n_imaged']} imaged patients but only "
+                f"{demo['n_patients']} patients (demo.n_patients)"
+            )
+        if demo["n_signal_genes"] > demo["n_genes"]:
+            problems.append("config key demo.n_signal_genes: more signal genes than demo.n_genes")
+        if demo["n_imaged"] < config["cv"]["folds"]:
+            problems.append(
+                f"config key cv.folds: {config['cv']['folds']} folds need at least as many imaged "
+                f"patients (demo.n_imaged = {demo['n_imaged']})"
+            )
+    labels = config["features"]["labels"]
+    if len(set(labels.values())) != len(labels):
+        problems.append(f"config key features.labels: two regions share one label value ({labels})")
+    if 0 in labels.values():
+        problems.append("config key features.labels: 0 is the background label and cannot be a region")
+    if problems:
+        raise RadiogenomicsError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def load(config_path, schema_path) -> dict:
+    """Read a YAML config file and validate it."""
+    path = Path(config_path)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RadiogenomicsError(f"{path}: cannot read YAML ({exc})") from None
+    if not isinstance(config, dict):
+        raise RadiogenomicsError(f"{path}: expected a mapping of config keys at the top level")
+    return validate(config, schema_path)
