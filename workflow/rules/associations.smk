@@ -1,0 +1,1 @@
+# associations stage (being written)
