@@ -100,3 +100,12 @@ def test_find_segmentations_errors(tmp_path):
     (tmp_path / "brain.nii.gz").write_bytes(b"")
     with pytest.raises(RadiogenomicsError, match="brain.nii.gz: file name does not match"):
         find_segmentations(tmp_path, "*.nii.gz", REGEX)
+
+
+def test_atomic_write_uses_umask_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        io.write_text("x", tmp_path / "f.txt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644

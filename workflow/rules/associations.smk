@@ -1,1 +1,285 @@
-# associations stage (being written)
+# Radiogenomic association maps (issue 8; the paper's stated aim, §1, and its planned
+# activation maximisation, §4): which genes drive each predicted image feature.
+#
+# 1. Models. The CV grid jobs keep no model files, so the selected configuration of the
+#    network with pre-training and dropout is retrained per fold with the CV job's seed and
+#    data (deterministic on CPU: the same weights as the CV model; the script checks the
+#    final-epoch validation loss against the CV history), and once on all supervised
+#    patients (the final model). GPU-tagged like every training rule.
+# 2. Integrated gradients per model (final, fold1..K) over all supervised patients.
+# 3. Gene masking and activation maximisation on the final model.
+# 4. Rankings, stability of the top genes across folds, overlap with the elastic net;
+#    clustered heatmap; report items.
+# Tables are documented in workflow/report/associations_*.rst and config/README.md.
+
+ASSOC_MODELS = ["final", *[f"fold{k}" for k in FOLDS]]
+
+
+def _assoc_cfg():
+    return config["associations"]
+
+
+def _assoc_training_params():
+    dnn = config["dnn"]
+    return {
+        "seed": SEED,
+        "ae_hidden": [int(h) for h in config["autoencoder"]["hidden"]],
+        "hidden4": int(dnn["hidden4"]),
+        "nonneg": dnn["nonneg"],
+        "momentum": float(dnn["momentum"]),
+        "batch_size": int(dnn["batch_size"]),
+        "epochs": int(dnn["epochs"]),
+        "dropout": float(dnn["dropout"]),
+        "gpu_slots_dir": config["training"]["gpu_slots_dir"],
+    }
+
+
+_ASSOC_DATA = {
+    "expression": "results/expression/expression.tsv",
+    "features": "results/features/features_scaled.tsv",
+    "folds": "results/cohort/folds.tsv",
+}
+
+
+rule dnn_selected_fold_model:
+    """Selected pretrain_dropout configuration retrained on fold {fold}'s training patients
+    (same seed, data and hyperparameters as its CV job), model saved."""
+    input:
+        **_ASSOC_DATA,
+        selected="results/dnn/selected.json",
+        autoencoder="results/autoencoder/final/model.keras",
+    output:
+        model="results/dnn/pretrain_dropout/selected/fold{fold}/model.keras",
+        history="results/dnn/pretrain_dropout/selected/fold{fold}/history.tsv",
+    log:
+        "results/logs/dnn_selected_fold_model/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/dnn_selected_fold_model/fold{fold}.tsv"
+    params:
+        fold=lambda w: int(w.fold),
+        **_assoc_training_params(),
+    threads: config["training"]["threads"]
+    resources:
+        **training_resources("dnn"),
+    conda:
+        "../envs/tensorflow.yaml"
+    script:
+        "../scripts/train_final_dnn.py"
+
+
+rule dnn_final_model:
+    """Selected pretrain_dropout configuration retrained on all supervised patients."""
+    input:
+        **_ASSOC_DATA,
+        selected="results/dnn/selected.json",
+        autoencoder="results/autoencoder/final/model.keras",
+    output:
+        model="results/dnn/final/model.keras",
+        history="results/dnn/final/history.tsv",
+    log:
+        "results/logs/dnn_final_model/dnn_final_model.log",
+    benchmark:
+        "results/benchmarks/dnn_final_model/dnn_final_model.tsv"
+    params:
+        fold=None,
+        **_assoc_training_params(),
+    threads: config["training"]["threads"]
+    resources:
+        **training_resources("dnn"),
+    conda:
+        "../envs/tensorflow.yaml"
+    script:
+        "../scripts/train_final_dnn.py"
+
+
+def _assoc_model_file(wildcards):
+    if wildcards.model == "final":
+        return "results/dnn/final/model.keras"
+    return f"results/dnn/pretrain_dropout/selected/{wildcards.model}/model.keras"
+
+
+def _assoc_compute_resources():
+    # IG and masking hold a few hundred MB of Jacobians besides the model and data.
+    res = dict(training_resources("dnn"))
+    res["mem_mb"] = res["mem_mb"] + 1024
+    res["runtime"] = 30
+    return res
+
+
+rule integrated_gradients:
+    """Integrated gradients of all 20 outputs w.r.t. every gene for one model, all supervised
+    patients (baseline: cohort mean = 0); genes x features signed mean and mean |IG|."""
+    input:
+        model=_assoc_model_file,
+        expression="results/expression/expression.tsv",
+        folds="results/cohort/folds.tsv",
+    output:
+        mean="results/associations/ig/{model}/mean.tsv",
+        mean_abs="results/associations/ig/{model}/mean_abs.tsv",
+        mean_gradient="results/associations/ig/{model}/mean_gradient.tsv",
+        completeness="results/associations/ig/{model}/completeness.tsv",
+    log:
+        "results/logs/integrated_gradients/{model}.log",
+    benchmark:
+        "results/benchmarks/integrated_gradients/{model}.tsv"
+    wildcard_constraints:
+        model=r"final|fold\d+",
+    params:
+        steps=lambda w: int(_assoc_cfg()["ig_steps"]),
+        rule=lambda w: _assoc_cfg()["ig_rule"],
+        patients_per_batch=lambda w: int(_assoc_cfg()["patients_per_batch"]),
+        gpu_slots_dir=config["training"]["gpu_slots_dir"],
+    threads: config["training"]["threads"]
+    resources:
+        **_assoc_compute_resources(),
+    conda:
+        "../envs/tensorflow.yaml"
+    script:
+        "../scripts/integrated_gradients.py"
+
+
+rule associations_probe:
+    """Gene masking (top-ranked gene sets vs random sets) and activation maximisation on the
+    final model."""
+    input:
+        model="results/dnn/final/model.keras",
+        expression="results/expression/expression.tsv",
+        folds="results/cohort/folds.tsv",
+        mean_abs="results/associations/ig/final/mean_abs.tsv",
+    output:
+        masking=report(
+            "results/associations/masking.tsv",
+            caption="../report/associations_masking.rst",
+            category="Associations",
+            labels={"file": "masking.tsv", "content": "gene masking vs random gene sets"},
+        ),
+        am_summary=report(
+            "results/associations/activation_maximisation.tsv",
+            caption="../report/associations_am.rst",
+            category="Associations",
+            labels={"file": "activation_maximisation.tsv", "content": "activation maximisation per feature"},
+        ),
+        am_top=report(
+            "results/associations/am_top_genes.tsv",
+            caption="../report/associations_am_top.rst",
+            category="Associations",
+            labels={"file": "am_top_genes.tsv", "content": "top genes of the maximising profiles"},
+        ),
+        am_profiles="results/associations/am_profiles.tsv",
+    log:
+        "results/logs/associations_probe/associations_probe.log",
+    benchmark:
+        "results/benchmarks/associations_probe/associations_probe.tsv"
+    params:
+        seed=SEED,
+        top_n=lambda w: int(_assoc_cfg()["top_n"]),
+        masking_sizes=lambda w: [int(s) for s in _assoc_cfg()["masking_sizes"]],
+        masking_random=lambda w: int(_assoc_cfg()["masking_random"]),
+        am_steps=lambda w: int(_assoc_cfg()["am_steps"]),
+        am_learning_rate=lambda w: float(_assoc_cfg()["am_learning_rate"]),
+        am_l2=lambda w: float(_assoc_cfg()["am_l2"]),
+        am_top_n=lambda w: int(_assoc_cfg()["am_top_n"]),
+        gpu_slots_dir=config["training"]["gpu_slots_dir"],
+    threads: config["training"]["threads"]
+    resources:
+        **_assoc_compute_resources(),
+    conda:
+        "../envs/tensorflow.yaml"
+    script:
+        "../scripts/associations_probe.py"
+
+
+rule associate:
+    """Attribution tables, top genes with their stability across folds, overlap with the
+    elastic net's non-zero coefficients, completeness errors of all models."""
+    input:
+        final_mean="results/associations/ig/final/mean.tsv",
+        final_abs="results/associations/ig/final/mean_abs.tsv",
+        final_gradient="results/associations/ig/final/mean_gradient.tsv",
+        fold_abs=[f"results/associations/ig/fold{k}/mean_abs.tsv" for k in FOLDS],
+        completeness=[f"results/associations/ig/{m}/completeness.tsv" for m in ASSOC_MODELS],
+        coefficients=[f"results/baseline/{f}/coefficients.tsv" for f in FEATURES],
+    output:
+        attributions=report(
+            "results/associations/attributions.tsv",
+            caption="../report/associations_attributions.rst",
+            category="Associations",
+            labels={"file": "attributions.tsv", "content": "mean integrated gradients, genes x features"},
+        ),
+        attributions_abs="results/associations/attributions_abs.tsv",
+        gradients="results/associations/mean_gradients.tsv",
+        top_genes=report(
+            "results/associations/top_genes.tsv",
+            caption="../report/associations_top_genes.rst",
+            category="Associations",
+            labels={"file": "top_genes.tsv", "content": "top genes per feature with stability"},
+        ),
+        stability=report(
+            "results/associations/stability.tsv",
+            caption="../report/associations_stability.rst",
+            category="Associations",
+            labels={"file": "stability.tsv", "content": "top-gene agreement across CV folds"},
+        ),
+        enet_overlap=report(
+            "results/associations/enet_overlap.tsv",
+            caption="../report/associations_enet.rst",
+            category="Associations",
+            labels={"file": "enet_overlap.tsv", "content": "overlap with elastic-net genes"},
+        ),
+        completeness=report(
+            "results/associations/completeness.tsv",
+            caption="../report/associations_completeness.rst",
+            category="Associations",
+            labels={"file": "completeness.tsv", "content": "integrated-gradients completeness error"},
+        ),
+    log:
+        "results/logs/associate/associate.log",
+    params:
+        models=ASSOC_MODELS,
+        folds=FOLDS,
+        features=FEATURES,
+        top_n=lambda w: int(_assoc_cfg()["top_n"]),
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/associate.py"
+
+
+rule plot_associations:
+    """Clustered heatmap (seaborn clustermap) of the top genes x 20 features."""
+    input:
+        attributions="results/associations/attributions.tsv",
+        attributions_abs="results/associations/attributions_abs.tsv",
+        gradients="results/associations/mean_gradients.tsv",
+    output:
+        figure=report(
+            "results/figures/associations_heatmap.png",
+            caption="../report/associations_heatmap.rst",
+            category="Associations",
+            labels={"figure": "association map", "content": "top genes x image features"},
+        ),
+        matrix="results/associations/heatmap_matrix.tsv",
+    log:
+        "results/logs/plot_associations/plot_associations.log",
+    params:
+        genes_per_feature=lambda w: int(_assoc_cfg()["heatmap_genes_per_feature"]),
+        dpi=int(config["report"]["figure_dpi"]),
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/plot_associations.py"
+
+
+ALL_TARGETS.extend(
+    [
+        "results/associations/attributions.tsv",
+        "results/associations/top_genes.tsv",
+        "results/associations/stability.tsv",
+        "results/associations/enet_overlap.tsv",
+        "results/associations/completeness.tsv",
+        "results/associations/masking.tsv",
+        "results/associations/activation_maximisation.tsv",
+        "results/associations/am_top_genes.tsv",
+        "results/figures/associations_heatmap.png",
+    ]
+)

@@ -1,1 +1,143 @@
-# autoencoder stage (being written)
+# Deep autoencoder (paper §2.2.2, §2.4): one job per (configuration, fold) of the grid,
+# selection by the lowest mean final-epoch validation loss, one retraining on all
+# profiles. Output paths name the hyperparameters, so adding a grid value adds only that
+# configuration's jobs; the params below list every config value a job uses, so changing
+# e.g. autoencoder.epochs reruns training (and what depends on it) only.
+
+
+def _ae_grid():
+    """[(config name, {activation, learning_rate, decay})] in ae_configs() order."""
+    g = config["autoencoder"]["grid"]
+    return [
+        (f"{act}_lr{num(lr)}_decay{num(decay)}",
+         {"activation": act, "learning_rate": float(lr), "decay": float(decay)})
+        for act in g["activation"]
+        for lr in g["learning_rate"]
+        for decay in g["decay"]
+    ]
+
+
+def _ae_training_params():
+    ae = config["autoencoder"]
+    return {
+        "seed": SEED,
+        "hidden": [int(h) for h in ae["hidden"]],
+        "output_activation": ae["output_activation"],
+        "momentum": float(ae["momentum"]),
+        "batch_size": int(ae["batch_size"]),
+        "epochs": int(ae["epochs"]),
+        "gpu_slots_dir": config["training"]["gpu_slots_dir"],
+    }
+
+
+def _ae_selected_histories(wildcards):
+    """The selected configuration's fold histories (waits for the selection checkpoint).
+
+    The retraining depends on these, not on selected.json itself, so re-running the
+    selection (e.g. after adding a grid value) retrains only when the choice changes:
+    the chosen hyperparameters are params (rerun trigger), not an input file's mtime.
+    """
+    selected = checkpoints.autoencoder_select.get().output.selected
+    name = read_selected(selected)["config"]
+    return [f"results/autoencoder/cv/{name}/fold{k}/history.tsv" for k in FOLDS]
+
+
+def _ae_selected(key):
+    """Params function: a value of results/autoencoder/selected.json (None before it exists)."""
+    return lambda wildcards: read_selected("results/autoencoder/selected.json").get(key)
+
+
+def read_selected(path):
+    """The selected.json of a selection checkpoint as a dict ({} when not written yet)."""
+    import json
+
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return {}
+
+
+rule autoencoder_cv:
+    """Train one autoencoder configuration on the other folds; validate on fold {fold}."""
+    input:
+        expression="results/expression/expression.tsv",
+        folds="results/autoencoder/folds.tsv",
+    output:
+        history="results/autoencoder/cv/{activation}_lr{lr}_decay{decay}/fold{fold}/history.tsv",
+    log:
+        "results/logs/autoencoder_cv/{activation}_lr{lr}_decay{decay}/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/autoencoder_cv/{activation}_lr{lr}_decay{decay}/fold{fold}.tsv"
+    params:
+        config=lambda w: f"{w.activation}_lr{w.lr}_decay{w.decay}",
+        activation=lambda w: w.activation,
+        learning_rate=lambda w: float(w.lr),
+        decay=lambda w: float(w.decay),
+        fold=lambda w: int(w.fold),
+        **_ae_training_params(),
+    threads: config["training"]["threads"]
+    resources:
+        **training_resources("autoencoder"),
+    script:
+        "../scripts/train_autoencoder.py"
+
+
+checkpoint autoencoder_select:
+    """Lowest mean final-epoch validation loss over the folds (paper §2.4). A checkpoint:
+    the retraining reads the chosen hyperparameters from its output (see _ae_selected)."""
+    input:
+        histories=[
+            f"results/autoencoder/cv/{name}/fold{k}/history.tsv" for name, _ in _ae_grid() for k in FOLDS
+        ],
+    output:
+        table="results/autoencoder/selection.tsv",
+        selected="results/autoencoder/selected.json",
+    log:
+        "results/logs/autoencoder_select/autoencoder_select.log",
+    params:
+        stage="autoencoder",
+        jobs=[(name, k) for name, _ in _ae_grid() for k in FOLDS],
+        hyperparameters=dict(_ae_grid()),
+        n_folds=len(FOLDS),
+    script:
+        "../scripts/select_hyperparameters.py"
+
+
+rule autoencoder_final:
+    """Retrain the selected configuration on all profiles (paper §2.4, §3.1)."""
+    input:
+        expression="results/expression/expression.tsv",
+        folds="results/autoencoder/folds.tsv",
+        histories=_ae_selected_histories,
+    output:
+        model="results/autoencoder/final/model.keras",
+        history="results/autoencoder/final/history.tsv",
+        metrics="results/autoencoder/final/metrics.json",
+    log:
+        "results/logs/autoencoder_final/autoencoder_final.log",
+    benchmark:
+        "results/benchmarks/autoencoder_final/autoencoder_final.tsv"
+    params:
+        config=_ae_selected("config"),
+        activation=_ae_selected("activation"),
+        learning_rate=_ae_selected("learning_rate"),
+        decay=_ae_selected("decay"),
+        fold=None,
+        **_ae_training_params(),
+    threads: config["training"]["threads"]
+    resources:
+        **training_resources("autoencoder"),
+    script:
+        "../scripts/train_autoencoder.py"
+
+
+ALL_TARGETS.extend(
+    [
+        "results/autoencoder/selection.tsv",
+        "results/autoencoder/selected.json",
+        "results/autoencoder/final/model.keras",
+        "results/autoencoder/final/history.tsv",
+        "results/autoencoder/final/metrics.json",
+    ]
+)

@@ -1,1 +1,164 @@
-# dnn stage (being written)
+# Radiogenomic network (paper §2.2.3, §2.4): the grid of the network with pre-training
+# and dropout (one job per configuration x fold), selection by the lowest mean
+# final-epoch validation MAE, the two comparison networks with the selected
+# hyperparameters, and per variant the out-of-fold predictions and learning curves.
+# No model file is kept per CV fold.
+
+
+def _dnn_grid():
+    """[(config name, {learning_rate, decay})] in dnn_configs() order."""
+    g = config["dnn"]["grid"]
+    return [
+        (f"lr{num(lr)}_decay{num(decay)}", {"learning_rate": float(lr), "decay": float(decay)})
+        for lr in g["learning_rate"]
+        for decay in g["decay"]
+    ]
+
+
+def _dnn_training_params():
+    dnn = config["dnn"]
+    return {
+        "seed": SEED,
+        "ae_hidden": [int(h) for h in config["autoencoder"]["hidden"]],
+        "hidden4": int(dnn["hidden4"]),
+        "nonneg": dnn["nonneg"],
+        "momentum": float(dnn["momentum"]),
+        "batch_size": int(dnn["batch_size"]),
+        "epochs": int(dnn["epochs"]),
+        "gpu_slots_dir": config["training"]["gpu_slots_dir"],
+    }
+
+
+_DNN_DATA = {
+    "expression": "results/expression/expression.tsv",
+    "features": "results/features/features_scaled.tsv",
+    "folds": "results/cohort/folds.tsv",
+}
+
+
+rule dnn_cv:
+    """Network with pre-training and dropout, one grid configuration, fold {fold} held out."""
+    input:
+        **_DNN_DATA,
+        autoencoder="results/autoencoder/final/model.keras",
+    output:
+        predictions="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/predictions.tsv",
+        history="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/history.tsv",
+    log:
+        "results/logs/dnn_cv/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/dnn_cv/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}.tsv"
+    params:
+        variant="pretrain_dropout",
+        config=lambda w: f"lr{w.lr}_decay{w.decay}",
+        learning_rate=lambda w: float(w.lr),
+        decay=lambda w: float(w.decay),
+        fold=lambda w: int(w.fold),
+        pretrained=True,
+        dropout=float(config["dnn"]["dropout"]),
+        **_dnn_training_params(),
+    threads: config["training"]["threads"]
+    resources:
+        **training_resources("dnn"),
+    script:
+        "../scripts/train_dnn.py"
+
+
+checkpoint dnn_select:
+    """Lowest mean final-epoch validation MAE over the folds (paper §2.4). A checkpoint:
+    the comparison networks read the chosen hyperparameters from its output."""
+    input:
+        histories=[
+            f"results/dnn/pretrain_dropout/{name}/fold{k}/history.tsv" for name, _ in _dnn_grid() for k in FOLDS
+        ],
+    output:
+        table="results/dnn/selection.tsv",
+        selected="results/dnn/selected.json",
+    log:
+        "results/logs/dnn_select/dnn_select.log",
+    params:
+        stage="dnn",
+        jobs=[(name, k) for name, _ in _dnn_grid() for k in FOLDS],
+        hyperparameters=dict(_dnn_grid()),
+        n_folds=len(FOLDS),
+    script:
+        "../scripts/select_hyperparameters.py"
+
+
+def _comparison_inputs(wildcards):
+    """Data, the selected grid configuration's fold histories (after the selection
+    checkpoint; not selected.json itself, so an unchanged choice reruns nothing), and the
+    autoencoder for the pre-trained variant."""
+    selected = checkpoints.dnn_select.get().output.selected
+    name = read_selected(selected)["config"]
+    inputs = dict(_DNN_DATA, histories=[f"results/dnn/pretrain_dropout/{name}/fold{k}/history.tsv" for k in FOLDS])
+    if wildcards.variant == "pretrain":
+        inputs["autoencoder"] = "results/autoencoder/final/model.keras"
+    return inputs
+
+
+rule dnn_compare:
+    """Comparison networks with the selected hyperparameters and no dropout (paper §2.4):
+    scratch (random initialisation) and pretrain (autoencoder weights)."""
+    input:
+        unpack(_comparison_inputs),
+    output:
+        predictions="results/dnn/{variant}/selected/fold{fold}/predictions.tsv",
+        history="results/dnn/{variant}/selected/fold{fold}/history.tsv",
+    log:
+        "results/logs/dnn_compare/{variant}/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/dnn_compare/{variant}/fold{fold}.tsv"
+    wildcard_constraints:
+        variant="scratch|pretrain",
+    params:
+        variant=lambda w: w.variant,
+        config=lambda w: read_selected("results/dnn/selected.json").get("config"),
+        learning_rate=lambda w: read_selected("results/dnn/selected.json").get("learning_rate"),
+        decay=lambda w: read_selected("results/dnn/selected.json").get("decay"),
+        fold=lambda w: int(w.fold),
+        pretrained=lambda w: w.variant == "pretrain",
+        dropout=0.0,
+        **_dnn_training_params(),
+    threads: config["training"]["threads"]
+    resources:
+        **training_resources("dnn"),
+    script:
+        "../scripts/train_dnn.py"
+
+
+def _collect_jobs(variant):
+    if variant == "pretrain_dropout":
+        return [(name, k, f"results/dnn/pretrain_dropout/{name}/fold{k}") for name, _ in _dnn_grid() for k in FOLDS]
+    return [("selected", k, f"results/dnn/{variant}/selected/fold{k}") for k in FOLDS]
+
+
+rule dnn_collect:
+    """Out-of-fold predictions and learning curves of one variant's selected configuration."""
+    input:
+        selected="results/dnn/selected.json",
+        folds="results/cohort/folds.tsv",
+        predictions=lambda w: [f"{d}/predictions.tsv" for _, _, d in _collect_jobs(w.variant)],
+        histories=lambda w: [f"{d}/history.tsv" for _, _, d in _collect_jobs(w.variant)],
+    output:
+        oof="results/dnn/{variant}/oof.tsv",
+        curves="results/dnn/{variant}/curves.tsv",
+    log:
+        "results/logs/dnn_collect/{variant}.log",
+    wildcard_constraints:
+        variant="|".join(DNN_VARIANTS),
+    params:
+        variant=lambda w: w.variant,
+        jobs=lambda w: [(name, k) for name, k, _ in _collect_jobs(w.variant)],
+    script:
+        "../scripts/collect_dnn.py"
+
+
+ALL_TARGETS.extend(
+    [
+        "results/dnn/selection.tsv",
+        "results/dnn/selected.json",
+        *[f"results/dnn/{v}/oof.tsv" for v in DNN_VARIANTS],
+        *[f"results/dnn/{v}/curves.tsv" for v in DNN_VARIANTS],
+    ]
+)

@@ -1,1 +1,58 @@
-# expression stage (being written)
+# expression stage: read the expression data (a directory of TCGA Level-3 files or a
+# merged genes x samples matrix), keep primary tumours, merge duplicate aliquots and
+# standardise every gene (paper §2.1.1); then the cohort manifest and the fold
+# assignments (paper §2.4) once the image features exist.
+
+
+rule expression:
+    input:
+        # For the demo this is the demo_cohort checkpoint's directory output.
+        expression=config["data"]["expression"],
+    output:
+        expression="results/expression/expression.tsv",
+        qc="results/expression/qc.tsv",
+    params:
+        sample_types=config["expression"]["sample_types"],
+        duplicates=config["expression"]["duplicates"],
+        gene_mismatch=config["expression"]["gene_mismatch"],
+        standardize=config["expression"]["standardize"],
+    log:
+        "results/logs/expression.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/ingest_expression.py"
+
+
+rule cohort:
+    input:
+        expression="results/expression/expression.tsv",
+        features="results/features/features.tsv",
+        # segmented patients the features stage left out for a missing region
+        missing="results/features/missing.tsv",
+    output:
+        patients="results/cohort/patients.tsv",
+        folds="results/cohort/folds.tsv",
+        autoencoder_folds="results/autoencoder/folds.tsv",
+    params:
+        folds=config["cv"]["folds"],
+        seed=SEED,
+        exclude_imaged=config["autoencoder"]["exclude_imaged"],
+        missing_region=config["features"]["missing_region"],
+    log:
+        "results/logs/cohort.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../scripts/build_cohort.py"
+
+
+ALL_TARGETS.extend(
+    [
+        "results/expression/expression.tsv",
+        "results/expression/qc.tsv",
+        "results/cohort/patients.tsv",
+        "results/cohort/folds.tsv",
+        "results/autoencoder/folds.tsv",
+    ]
+)

@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import RadiogenomicsError
@@ -56,3 +57,140 @@ def find_segmentations(directory, pattern: str, patient_regex: str, prefer: str 
                 f"keep one, or set data.prefer_segmentation to text that only one of their names contains"
             )
     return result
+
+
+def build_manifest(expression_patients, features: pd.DataFrame, missing_region: str = "exclude",
+                   features_path="results/features/features.tsv", missing: pd.DataFrame | None = None,
+                   missing_path="results/features/missing.tsv") -> pd.DataFrame:
+    """The cohort manifest: which patient has which data, and who is supervised.
+
+    ``expression_patients``: patients with an expression profile (the rows of
+    ``results/expression/expression.tsv``). ``features``: the features table (patients x
+    the 20 image features, original units); a row with NaN marks a missing region.
+    ``missing`` (optional): the features stage's table of segmented patients left out
+    for a missing region (index ``patient``, columns ``missing_regions``, ``note``).
+    Patients in either table have a segmentation. A patient is *supervised* (paper
+    §2.2.3: the 109 with both gene and MR data) when it has expression and all 20
+    features are finite. With ``missing_region="error"`` a segmented patient with a
+    missing region is an error naming it; with ``"exclude"`` it is left out of the
+    supervised set and the note says why.
+
+    Returns a frame indexed by ``patient`` (sorted) with boolean columns
+    ``has_expression``, ``has_segmentation``, ``has_features``, ``supervised`` and a
+    text column ``note``.
+    """
+    from .names import IMAGE_FEATURES
+
+    if missing_region not in ("exclude", "error"):
+        raise RadiogenomicsError(f"features.missing_region: expected exclude or error, got {missing_region!r}")
+    missing_cols = [c for c in IMAGE_FEATURES if c not in features.columns]
+    if missing_cols:
+        raise RadiogenomicsError(f"{features_path}: missing feature column(s) {', '.join(missing_cols)}")
+    expression_patients = {str(p) for p in expression_patients}
+    feats = features[list(IMAGE_FEATURES)].apply(pd.to_numeric, errors="coerce")
+    feats.index = feats.index.map(str)
+    if feats.index.duplicated().any():
+        dup = feats.index[feats.index.duplicated()][0]
+        raise RadiogenomicsError(f"{features_path}: patient {dup} appears more than once")
+    values = feats.to_numpy(dtype=float)
+    if np.isinf(values).any():
+        i, j = map(int, np.argwhere(np.isinf(values))[0])
+        raise RadiogenomicsError(
+            f"{features_path}: infinite value of {IMAGE_FEATURES[j]} for patient {feats.index[i]}"
+        )
+    complete = pd.Series(np.isfinite(values).all(axis=1), index=feats.index)
+    left_out: dict[str, str] = {}
+    if missing is not None and len(missing):
+        for p, row in missing.iterrows():
+            regions = str(row.get("missing_regions", "") or "").replace(",", " and ") or "a"
+            if missing_region == "error":
+                raise RadiogenomicsError(
+                    f"{missing_path}: patient {p} has no {regions} region; set features.missing_region: "
+                    "exclude to leave such patients out"
+                )
+            if str(p) in feats.index and complete[str(p)]:
+                raise RadiogenomicsError(f"{missing_path}: patient {p} is also in {features_path} with all features")
+            left_out[str(p)] = f"missing {regions} region: excluded from supervised learning"
+    patients = sorted(expression_patients | set(feats.index) | set(left_out))
+    rows = []
+    for p in patients:
+        has_expr = p in expression_patients
+        has_seg = p in feats.index or p in left_out
+        has_feat = bool(p in feats.index and complete[p])
+        notes = []
+        if not has_expr:
+            notes.append("no expression profile")
+        if not has_seg:
+            notes.append("no segmentation")
+        elif p in left_out and p not in feats.index:
+            notes.append(left_out[p])
+        elif not has_feat:
+            missing = [c for c, v in zip(IMAGE_FEATURES, values[feats.index.get_loc(p)]) if not np.isfinite(v)]
+            regions = sorted({c.split("_", 1)[0] for c in missing})
+            if missing_region == "error":
+                raise RadiogenomicsError(
+                    f"{features_path}: patient {p} has no {' or '.join(regions)} region "
+                    f"({len(missing)} missing feature(s): {', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}); "
+                    "set features.missing_region: exclude to leave such patients out"
+                )
+            notes.append(f"missing {' and '.join(regions)} region: excluded from supervised learning")
+        rows.append((p, has_expr, has_seg, has_feat, has_expr and has_feat, "; ".join(notes)))
+    manifest = pd.DataFrame(rows, columns=["patient", "has_expression", "has_segmentation", "has_features",
+                                           "supervised", "note"]).set_index("patient")
+    return manifest
+
+
+def cohort_folds(manifest: pd.DataFrame, n_folds: int, seed: int, exclude_imaged: bool = False):
+    """Fold assignments of the supervised patients and of the autoencoder's patients.
+
+    Supervised: every ``supervised`` patient, seed ``derive(seed, "folds", "supervised")``
+    (shared by the networks and the elastic net so errors pair per patient).
+    Autoencoder: every patient with expression, or only those without a segmentation
+    when ``exclude_imaged``; seed ``derive(seed, "folds", "autoencoder")``.
+    Returns two frames indexed by ``patient`` with one column ``fold`` (1..K).
+    """
+    from .folds import assign_folds
+    from .seeds import derive
+
+    supervised = manifest.index[manifest["supervised"].astype(bool)]
+    ae_mask = manifest["has_expression"].astype(bool)
+    if exclude_imaged:
+        ae_mask &= ~manifest["has_segmentation"].astype(bool)
+    ae = manifest.index[ae_mask]
+    out = []
+    for name, patients, what in (
+        ("supervised", supervised, "supervised patients (expression and all 20 image features)"),
+        ("autoencoder", ae, "autoencoder patients (with expression"
+         + (", without segmentation)" if exclude_imaged else ")")),
+    ):
+        try:
+            folds = assign_folds(list(patients), int(n_folds), derive(seed, "folds", name))
+        except RadiogenomicsError as exc:
+            raise RadiogenomicsError(f"{exc} ({what})") from None
+        out.append(folds.to_frame())
+    return out[0], out[1]
+
+
+def build_cohort(expression_path, features_path, out_patients, out_folds, out_ae_folds, n_folds: int,
+                 seed: int, exclude_imaged: bool = False, missing_region: str = "exclude",
+                 missing_path=None) -> pd.DataFrame:
+    """The ``cohort`` rule: manifest + both fold tables, written atomically after all succeed.
+
+    ``missing_path``: the features stage's ``missing.tsv`` (segmented patients left out
+    for a missing region), optional.
+    """
+    from . import io as rio
+
+    try:
+        expr_patients = pd.read_csv(expression_path, sep="\t", usecols=[0], dtype=str).iloc[:, 0]
+    except (FileNotFoundError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise RadiogenomicsError(f"{expression_path}: cannot read the expression matrix ({exc})") from None
+    features = rio.read_tsv(features_path)
+    missing = rio.read_tsv(missing_path, dtype=str, keep_default_na=False) if missing_path else None
+    manifest = build_manifest(expr_patients, features, missing_region, features_path, missing,
+                              missing_path or "missing.tsv")
+    folds, ae_folds = cohort_folds(manifest, n_folds, seed, exclude_imaged)
+    rio.write_tsv(manifest, out_patients)
+    rio.write_tsv(folds, out_folds)
+    rio.write_tsv(ae_folds, out_ae_folds)
+    return manifest

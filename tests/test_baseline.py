@@ -1,0 +1,271 @@
+"""Elastic-net baseline (radiogenomics.baseline): equivalence with scikit-learn, grid ends,
+selection rules, out-of-fold bookkeeping, planted-signal recovery, bad input, rule outputs."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import ElasticNet, ElasticNetCV, Lasso, Ridge, enet_path
+from sklearn.model_selection import PredefinedSplit
+
+from radiogenomics import baseline
+from radiogenomics.errors import RadiogenomicsError
+from radiogenomics.names import IMAGE_FEATURES
+
+
+def planted(n=40, p=150, k=5, noise=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    w = np.zeros(p)
+    w[:k] = np.array([2.0, -1.5, 1.2, 1.0, -1.0, 0.8, -0.8, 0.6][:k])
+    y = X @ w + noise * rng.normal(size=n)
+    return X, y, w
+
+
+def sk_fold_predictions(X, y, fold_ids, make_model):
+    """Out-of-fold predictions of scikit-learn models fitted per fold."""
+    oof = np.empty(len(y))
+    for f in np.unique(fold_ids):
+        tr, va = fold_ids != f, fold_ids == f
+        oof[va] = make_model().fit(X[tr], y[tr]).predict(X[va])
+    return oof
+
+
+def test_selection_equals_elasticnetcv():
+    X, y, _ = planted()
+    folds = np.arange(len(y)) % 4 + 1  # equal fold sizes
+    ratios = [0.2, 0.5, 0.8, 1.0]
+    res = baseline.elastic_net_cv(X, y, folds, ratios, 25, 0.01, criterion="mean_fold_mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cv = ElasticNetCV(l1_ratio=ratios, alphas=25, eps=0.01, cv=PredefinedSplit(folds),
+                          tol=1e-10, max_iter=200000).fit(X, y)
+    # the same grid, the same error surface, the same selection and refit
+    np.testing.assert_allclose(res["lambdas"], cv.alphas_, rtol=1e-12)
+    np.testing.assert_allclose(res["cv_mse"], cv.mse_path_, rtol=1e-5, atol=1e-8)
+    assert res["l1_ratio"] == cv.l1_ratio_
+    assert res["lambda"] == pytest.approx(cv.alpha_, rel=1e-12)
+    np.testing.assert_allclose(res["coef"], cv.coef_, atol=1e-6)
+    assert res["intercept"] == pytest.approx(cv.intercept_, abs=1e-6)
+    # out-of-fold predictions = the selected model refitted per fold
+    oof = sk_fold_predictions(X, y, folds, lambda: ElasticNet(
+        alpha=cv.alpha_, l1_ratio=cv.l1_ratio_, tol=1e-12, max_iter=200000))
+    np.testing.assert_allclose(res["oof"], oof, atol=1e-6)
+    # with equal folds the pooled R² ranks models exactly as the mean per-fold MSE
+    pooled = baseline.elastic_net_cv(X, y, folds, ratios, 25, 0.01)
+    assert (pooled["l1_ratio"], pooled["lambda"]) == (res["l1_ratio"], res["lambda"])
+
+
+def test_unequal_folds_pooled_criterion_on_sklearn_surface():
+    X, y, _ = planted(n=43, seed=3)
+    folds = np.arange(43) % 4 + 1  # sizes 11, 11, 11, 10
+    ratios = [0.3, 0.7]
+    res = baseline.elastic_net_cv(X, y, folds, ratios, 20, 0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cv = ElasticNetCV(l1_ratio=ratios, alphas=20, eps=0.01, cv=PredefinedSplit(folds),
+                          tol=1e-10, max_iter=200000).fit(X, y)
+    sizes = np.bincount(folds)[1:]
+    pooled_mse = (cv.mse_path_ * sizes).sum(axis=2) / sizes.sum()  # glmnet's cvm
+    pooled_mse[:, 0] = np.inf  # λ_max: intercept-only
+    a, t = np.unravel_index(np.argmin(pooled_mse), pooled_mse.shape)
+    assert (res["l1_ratio"], res["lambda"]) == (ratios[a], pytest.approx(cv.alphas_[a, t]))
+    r2 = 1 - pooled_mse[a, t] * len(y) / np.sum((y - y.mean()) ** 2)
+    assert res["r2"] == pytest.approx(r2, abs=1e-7)
+
+
+def test_pure_ridge_end():
+    X, y, _ = planted(seed=1)
+    folds = np.arange(len(y)) % 5 + 1
+    res = baseline.elastic_net_cv(X, y, folds, [0.0], 15, 0.01)
+    n = len(y)
+    # glmnet's convention for the ridge λ_max: the lasso λ_max / 0.001
+    assert res["lambdas"][0, 0] == pytest.approx(baseline.lambda_max(X, y, 1.0) / 1e-3)
+    lam = res["lambda"]
+    # scikit-learn Ridge minimises ||y - Xw||² + a||w||²: a = n λ for the ElasticNet scale
+    oof = sk_fold_predictions(X, y, folds, lambda: Ridge(alpha=n * 4 / 5 * lam))
+    np.testing.assert_allclose(res["oof"], oof, rtol=1e-8, atol=1e-10)
+    ridge = Ridge(alpha=n * lam).fit(X, y)
+    np.testing.assert_allclose(res["coef"], ridge.coef_, rtol=1e-8, atol=1e-12)
+    assert res["n_nonzero"] == X.shape[1]
+    assert not res["intercept_only"].any()  # ridge never zeroes every coefficient
+
+
+def test_pure_lasso_end_matches_coordinate_descent_path():
+    X, y, _ = planted(seed=2)
+    folds = np.arange(len(y)) % 4 + 1
+    res = baseline.elastic_net_cv(X, y, folds, [1.0], 30, 0.01)
+    lams = res["lambdas"][0]
+    for j, f in enumerate(np.unique(folds)):
+        tr, va = folds != f, folds == f
+        mu, ym = X[tr].mean(axis=0), y[tr].mean()
+        _, coefs, _ = enet_path(X[tr] - mu, y[tr] - ym, l1_ratio=1.0, alphas=lams, tol=1e-12,
+                                max_iter=200000)
+        pred = ym + (X[va] - mu) @ coefs
+        np.testing.assert_allclose(res["cv_mse"][0, :, j], ((pred - y[va, None]) ** 2).mean(axis=0),
+                                   rtol=1e-6, atol=1e-9)
+    lasso = Lasso(alpha=res["lambda"], tol=1e-12, max_iter=200000).fit(X, y)
+    np.testing.assert_allclose(res["coef"], lasso.coef_, atol=1e-7)
+
+
+def test_intercept_only_never_selected():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 80))
+    y = rng.normal(size=30)  # no signal: the intercept-only model has the best CV error
+    folds = np.arange(30) % 3 + 1
+    res = baseline.elastic_net_cv(X, y, folds, [0.5, 1.0], 10, 0.5)
+    assert res["intercept_only"][:, 0].all()
+    a, t = res["index"]
+    assert t > 0 and not res["intercept_only"][a, t]
+    assert res["n_nonzero"] > 0
+    # the excluded intercept-only models were scored like the rest
+    assert np.all(np.isfinite(res["r2_path"][:, 0]))
+
+
+def test_every_patient_one_oof_prediction_and_fold_equivalence():
+    X, y, _ = planted(n=37, seed=4)
+    rng = np.random.default_rng(0)
+    folds = rng.permutation(np.arange(37) % 5 + 1)
+    res = baseline.elastic_net_cv(X, y, folds, baseline.l1_ratio_grid(3), 12, 0.05)
+    assert res["oof"].shape == (37,)
+    assert np.all(np.isfinite(res["oof"]))
+    # each patient's prediction comes from the model that did not see it
+    oof = sk_fold_predictions(X, y, folds, lambda: ElasticNet(
+        alpha=res["lambda"], l1_ratio=res["l1_ratio"], tol=1e-12, max_iter=200000)
+        if res["l1_ratio"] > 0 else Ridge(alpha=res["lambda"]))
+    if res["l1_ratio"] > 0:
+        np.testing.assert_allclose(res["oof"], oof, atol=1e-6)
+    r2 = 1 - np.sum((y - res["oof"]) ** 2) / np.sum((y - y.mean()) ** 2)
+    assert res["r2"] == pytest.approx(r2)
+
+
+def test_planted_sparse_signal_recovered():
+    X, y, w = planted(n=60, p=400, k=5, noise=0.3, seed=7)
+    folds = np.arange(60) % 5 + 1
+    res = baseline.elastic_net_cv(X, y, folds, baseline.l1_ratio_grid(5), 30, 0.01)
+    top = np.argsort(-np.abs(res["coef"]))[:5]
+    assert set(top) == set(range(5))
+    assert np.all(np.sign(res["coef"][:5]) == np.sign(w[:5]))
+    assert res["r2"] > 0.8
+
+
+def test_dual_path_matches_enet_path_many_steps():
+    X, y, _ = planted(n=30, p=200, seed=9)
+    train = np.ones((1, 30), dtype=bool)
+    for a in (0.05, 0.5, 0.95):
+        lams = baseline.lambda_grid(X, y, a, 60, 0.01)
+        path = baseline._DualPath(X, y, train, np.array([a]), lams[None, :])
+        _, coefs, _ = enet_path(X - X.mean(0), y - y.mean(), l1_ratio=a, alphas=lams, tol=1e-13,
+                                max_iter=500000)
+        for t in range(60):
+            path.step(t)
+            np.testing.assert_allclose(path.coef(0, t)[0], coefs[:, t], atol=1e-7)
+
+
+@pytest.mark.parametrize("case", ["constant", "nan", "one_fold", "tiny_fold", "bad_ratio"])
+def test_bad_input_clear_errors(case):
+    X, y, _ = planted(n=20, p=30)
+    folds = np.arange(20) % 4 + 1
+    ratios = [0.5, 1.0]
+    if case == "constant":
+        y = np.full(20, 0.3)
+    elif case == "nan":
+        y[3] = np.nan
+    elif case == "one_fold":
+        folds = np.ones(20, dtype=int)
+    elif case == "tiny_fold":
+        X, y, folds = X[:3], y[:3], np.array([1, 2, 2])
+    elif case == "bad_ratio":
+        ratios = [0.5, 1.5]
+    with pytest.raises(RadiogenomicsError, match="elastic net"):
+        baseline.elastic_net_cv(X, y, folds, ratios, 5)
+
+
+def write_inputs(tmp_path, n=24, p=40, n_folds=4, seed=0):
+    rng = np.random.default_rng(seed)
+    patients = [f"TCGA-02-{i:04d}" for i in range(n)]
+    genes = [f"G{j}" for j in range(p)]
+    X = rng.normal(size=(n, p))
+    expr = pd.DataFrame(X, index=pd.Index(patients, name="patient"), columns=genes)
+    feats = pd.DataFrame(rng.uniform(0.1, 1, size=(n, len(IMAGE_FEATURES))),
+                         index=expr.index, columns=list(IMAGE_FEATURES))
+    feats["enhancing_volume"] = 0.5 + 0.3 * X[:, 0] - 0.2 * X[:, 1] + 0.01 * rng.normal(size=n)
+    folds = pd.DataFrame({"fold": np.arange(n) % n_folds + 1}, index=expr.index)
+    paths = {k: tmp_path / f"{k}.tsv" for k in ("expression", "features", "folds")}
+    expr.to_csv(paths["expression"], sep="\t")
+    feats.to_csv(paths["features"], sep="\t")
+    folds.to_csv(paths["folds"], sep="\t")
+    return paths, feats
+
+
+def run(tmp_path, paths, feature):
+    out = tmp_path / feature
+    sel = baseline.run_feature(
+        expression_path=paths["expression"], features_path=paths["features"],
+        folds_path=paths["folds"], feature=feature, l1_ratios=3, n_lambdas=10,
+        lambda_min_ratio=0.01, oof_path=out / "oof.tsv", coefficients_path=out / "coefficients.tsv",
+        selection_path=out / "selection.json")
+    return out, sel
+
+
+def test_run_feature_outputs_and_missing_values(tmp_path):
+    paths, feats = write_inputs(tmp_path)
+    feats.loc[feats.index[[2, 5]], "edema_volume"] = np.nan
+    feats.to_csv(paths["features"], sep="\t")
+    out, sel = run(tmp_path, paths, "enhancing_volume")
+    oof = pd.read_csv(out / "oof.tsv", sep="\t", index_col=0)
+    assert list(oof.columns) == ["enhancing_volume"] and oof.index.name == "patient"
+    assert len(oof) == 24 and oof["enhancing_volume"].notna().all()
+    coef = pd.read_csv(out / "coefficients.tsv", sep="\t", index_col=0)
+    assert coef.index.name == "gene" and list(coef.columns) == ["weight"]
+    assert set(coef["weight"].abs().nlargest(2).index) == {"G0", "G1"}
+    saved = json.loads((out / "selection.json").read_text())
+    assert saved["n_nonzero"] == int((coef["weight"] != 0).sum()) and saved["r2"] > 0.5
+    # missing target values: left out of that feature, and said so
+    out2, sel2 = run(tmp_path, paths, "edema_volume")
+    oof2 = pd.read_csv(out2 / "oof.tsv", sep="\t", index_col=0)["edema_volume"]
+    assert sel2["left_out"] == sorted(feats.index[[2, 5]]) and sel2["n_patients"] == 22
+    assert oof2.isna().sum() == 2 and oof2.loc[feats.index[[2, 5]]].isna().all()
+
+
+def test_run_feature_constant_target_fallback_and_too_few_patients(tmp_path):
+    paths, feats = write_inputs(tmp_path)
+    feats["edema_sphericity"] = 0.4
+    feats.loc[feats.index[3:], "edema_volume"] = np.nan  # 3 patients left for 4 folds
+    feats.to_csv(paths["features"], sep="\t")
+    out, sel = run(tmp_path, paths, "edema_sphericity")
+    assert sel["r2"] is None and sel["n_nonzero"] == 0 and "constant" in sel["note"]
+    oof = pd.read_csv(out / "oof.tsv", sep="\t", index_col=0)
+    np.testing.assert_allclose(oof["edema_sphericity"], 0.4)
+    with pytest.raises(RadiogenomicsError, match="fewer than the 4 folds"):
+        run(tmp_path, paths, "edema_volume")
+
+
+def test_collect(tmp_path):
+    paths, _ = write_inputs(tmp_path, p=20)
+    feats = list(IMAGE_FEATURES)
+    for f in feats:
+        run(tmp_path, paths, f)
+    baseline.collect(oof_paths=[tmp_path / f / "oof.tsv" for f in feats],
+                     selection_paths=[tmp_path / f / "selection.json" for f in feats],
+                     features=feats, oof_path=tmp_path / "oof.tsv", selection_path=tmp_path / "sel.tsv")
+    oof = pd.read_csv(tmp_path / "oof.tsv", sep="\t", index_col=0)
+    sel = pd.read_csv(tmp_path / "sel.tsv", sep="\t", index_col=0)
+    assert oof.shape == (24, 20) and list(oof.columns) == feats
+    assert list(sel.index) == feats and {"l1_ratio", "lambda", "r2", "n_nonzero"} <= set(sel.columns)
+
+
+@pytest.mark.workflow
+def test_workflow_baseline_outputs(demo_run):
+    oof = pd.read_csv(demo_run / "results/baseline/oof.tsv", sep="\t", index_col=0)
+    folds = pd.read_csv(demo_run / "results/cohort/folds.tsv", sep="\t", index_col=0)
+    sel = pd.read_csv(demo_run / "results/baseline/selection.tsv", sep="\t", index_col=0)
+    assert list(oof.columns) == list(IMAGE_FEATURES)
+    assert sorted(oof.index) == sorted(folds.index)
+    assert list(sel.index) == list(IMAGE_FEATURES)
+    assert (demo_run / "results/logs/baseline_fit/enhancing_volume.log").exists()

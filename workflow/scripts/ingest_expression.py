@@ -1,0 +1,16 @@
+"""Rule expression: Level-3 directory or merged matrix -> standardised patients x genes."""
+from radiogenomics import runlog
+
+log = runlog.setup(snakemake.log[0])
+
+from radiogenomics import expression  # noqa: E402
+
+expression.ingest(
+    snakemake.input.expression,
+    snakemake.output.expression,
+    snakemake.output.qc,
+    sample_types=snakemake.params.sample_types,
+    duplicates=snakemake.params.duplicates,
+    gene_mismatch=snakemake.params.gene_mismatch,
+    method=snakemake.params.standardize,
+)

@@ -1,0 +1,28 @@
+"""Figure 2: learning curves (mean ± 1 s.d. over folds) of the selected configuration of
+each network and of the autoencoder, and their final-epoch losses (paper §3.1)."""
+from radiogenomics import runlog
+
+log = runlog.setup(snakemake.log[0])
+
+from radiogenomics import io, plots  # noqa: E402
+
+inp, out, params = snakemake.input, snakemake.output, snakemake.params
+
+curves = {name: io.read_tsv(path, index_col=None) for name, path in zip(params.networks, inp.curves, strict=True)}
+selected = io.read_json(inp.ae_selected)
+chosen = str(selected["config"])
+histories = {
+    int(fold): io.read_tsv(path, index_col=None)
+    for (config, fold), path in zip(params.ae_jobs, inp.ae_histories, strict=True)
+    if config == chosen
+}
+if not histories:
+    from radiogenomics.errors import RadiogenomicsError
+
+    raise RadiogenomicsError(f"{inp.ae_selected}: selected config {chosen!r} is not in the autoencoder grid")
+curves["autoencoder"] = plots.stack_histories(histories)
+final = {"autoencoder": io.read_tsv(inp.ae_final, index_col=None)}
+plots.plot_learning_curves(curves, out.figure, final_histories=final, dpi=int(params.dpi))
+losses = plots.final_losses(curves, final)
+io.write_tsv(losses, out.losses)
+log.info("final losses:\n%s", losses.to_string())

@@ -1,0 +1,868 @@
+"""Elastic-net baseline: one regularised linear model per image feature (paper §2.3, §2.4).
+
+The paper fits, per image feature, glmnet over 21 α (L1 share) × 4000 λ values with
+10-fold cross-validation, selects (α, λ) by the validation R² and ignores intercept-only
+models. This module reproduces that search in scikit-learn's parametrisation and returns
+what ``sklearn.linear_model.ElasticNetCV`` would return on the same grid and the same folds,
+up to solver tolerance, much faster (timings: ``tests/benchmarks/bench_baseline.py``).
+
+Objective (scikit-learn ``ElasticNet``, ``fit_intercept=True``: X and y are centred with
+the means of the training patients of each fold, X is not scaled)::
+
+    1/(2n) ||y_c - X_c w||² + λ α ||w||₁ + λ (1 - α)/2 ||w||²₂
+
+with α = ``l1_ratio`` and λ = scikit-learn's ``alpha``. The intercept is ȳ - x̄ᵀw.
+
+Grid (glmnet's, in scikit-learn's scale). For every α > 0, ``n_lambdas`` values
+log-spaced from λ_max(α) = max_j |x_cjᵀ y_c| / (n α) (computed on all patients, exactly
+as ``sklearn.linear_model._coordinate_descent._alpha_grid``; the smallest λ that zeroes
+every coefficient) down to ``lambda_min_ratio`` · λ_max. For α = 0 (ridge) λ_max is
+infinite; we follow glmnet (``alpha = max(alpha, 1e-3)`` when it builds the λ sequence):
+λ_max(0) = max_j |x_cjᵀ y_c| / (n · 0.001), i.e. 1000 × the lasso λ_max.
+
+Solvers (all exact up to floating point; none iterates to a tolerance):
+
+* α = 0: closed form for every λ at once from the eigendecomposition of the n × n Gram
+  matrix of each training fold (equivalently the thin SVD X_c = U D Vᵀ):
+  w(λ) = X_cᵀ U diag(1/(d² + nλ)) Uᵀ y_c.
+* α = 1 (lasso): the exact piecewise-linear lasso path from LARS (``lars_path``,
+  ``method="lasso"``), evaluated at the grid by linear interpolation between knots.
+* 0 < α < 1: a semismooth Newton method on the n-dimensional dual. Given the residual r,
+  the primal solution is explicit, w_j = S(x_cjᵀ r / n, λα) / (λ(1-α)) (S = soft
+  threshold), and r solves the piecewise-linear equation
+  r = y_c - X_c w(r). For a fixed active set A (|x_cjᵀ r|/n > λα) and signs s this is the
+  n × n linear system (λ(1-α) I + X_cA X_cAᵀ / n) r = λ(1-α) y_c + λα X_cA s_A, so the
+  only p-sized work is keeping Σ_{j∈A} x_cj x_cjᵀ up to date as genes enter or leave and
+  checking which genes cross the threshold. Newton steps repeat until the active set
+  no longer changes, which makes the solution exact (not a tolerance). The path is
+  warm-started λ to λ, all folds and all α advance in lockstep (batched linear algebra),
+  and the threshold check over all genes is done with a safe screening window: after an
+  exact check z0 = X_cᵀ r0 / n, gene j can only change status while
+  ||z0_j| - λα| ≤ ||x_cj|| · ||r - r0|| / n (Cauchy-Schwarz), so between full checks only
+  the genes whose interval meets the window are recomputed, and those only when the same
+  bound from their last exact value cannot settle them. The active-set Gram matrix of each
+  problem is kept as an eigendecomposition plus at most ``MMAX`` rank-one changes
+  (Woodbury), so a λ step costs O(n²) per problem instead of a factorisation, and r is
+  kept in that eigenbasis. No early path stop (glmnet's deviance rule) is used: it would
+  change the solutions of the remaining λ.
+
+Selection criterion: the pooled out-of-fold R² = 1 - Σ_i (y_i - ŷ_i)² / Σ_i (y_i - ȳ)²
+over all patients, each predicted by the model of the fold in which it is a validation
+patient. It is a monotone function of the pooled out-of-fold MSE, which is exactly what
+``cv.glmnet`` minimises (``type.measure = "mse"``: per-fold means weighted by fold size),
+so it is the paper's tool's own criterion; mean per-fold R² would divide each fold's error
+by the variance of 10-11 validation patients, which is unstable. ``ElasticNetCV`` ranks by
+the unweighted mean of per-fold MSEs; when all folds have the same size both orderings are
+identical, otherwise they can differ only through the fold-size weights. The per-fold MSE
+surface is returned (``cv_mse``, shaped like ``ElasticNetCV.mse_path_``) so that either
+criterion can be applied to it. Models whose coefficients refitted on all patients are all
+zero (λ ≥ λ_max(α), α > 0: the intercept-only model) are never selected.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from .errors import RadiogenomicsError
+
+log = logging.getLogger(__name__)
+
+#: glmnet builds the ridge (α = 0) λ sequence as if α were this value.
+RIDGE_LAMBDA_MAX_L1_RATIO = 1e-3
+
+
+# --------------------------------------------------------------------------- grid
+
+
+def l1_ratio_grid(n: int) -> np.ndarray:
+    """The α (``l1_ratio``) values 0, 1/(n-1), ..., 1 (paper: n = 21, steps of 0.05)."""
+    if int(n) < 1:
+        raise RadiogenomicsError(f"baseline.l1_ratios: need at least 1 value, got {n}")
+    return np.linspace(0.0, 1.0, int(n)) if int(n) > 1 else np.array([1.0])
+
+
+def lambda_max(X, y, l1_ratio: float) -> float:
+    """Smallest λ (scikit-learn ``alpha``) at which every coefficient is zero.
+
+    max_j |x_cjᵀ y_c| / (n · l1_ratio), with X and y centred (as scikit-learn's
+    ``_alpha_grid``). For ``l1_ratio = 0`` glmnet's convention is used (see module doc).
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    yc = y - y.mean()
+    xy = X.T @ yc - X.mean(axis=0) * yc.sum()
+    l1 = l1_ratio if l1_ratio > 0 else RIDGE_LAMBDA_MAX_L1_RATIO
+    return float(np.max(np.abs(xy)) / (len(y) * l1))
+
+
+def lambda_grid(X, y, l1_ratio: float, n_lambdas: int, lambda_min_ratio: float = 0.01) -> np.ndarray:
+    """``n_lambdas`` values from λ_max down to ``lambda_min_ratio`` · λ_max (geometric)."""
+    lmax = lambda_max(X, y, l1_ratio)
+    return np.geomspace(lmax, lmax * lambda_min_ratio, num=int(n_lambdas))
+
+
+# --------------------------------------------------------------------------- folds
+
+
+def _fold_masks(fold_ids) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct fold labels (sorted) and the boolean training masks, one row per fold."""
+    fold_ids = np.asarray(fold_ids)
+    labels = np.unique(fold_ids)
+    train = np.stack([fold_ids != f for f in labels])
+    return labels, train
+
+
+# --------------------------------------------------------------------------- ridge
+
+
+def _ridge_predictions(X, y, train, lambdas):
+    """Validation predictions of ridge for every fold and λ (closed form).
+
+    Returns ``pred`` shaped (len(lambdas), N): for each λ, each patient predicted by the
+    fold in which it is a validation patient (rows of ``train`` are folds).
+    """
+    N = len(y)
+    gram = X @ X.T  # N x N, all patients
+    pred = np.empty((len(lambdas), N))
+    for mask in train:
+        tr, va = np.flatnonzero(mask), np.flatnonzero(~mask)
+        n = len(tr)
+        # Centre with the training means: x̃ = x - μ (rows), via the Gram matrix.
+        g = gram[np.ix_(tr, tr)]
+        c = gram[np.ix_(va, tr)]
+        gm = g.mean(axis=1)
+        gmm = gm.mean()
+        cm = c.mean(axis=1)
+        gc = g - gm[:, None] - gm[None, :] + gmm
+        cc = c - cm[:, None] - gm[None, :] + gmm
+        yc = y[tr] - y[tr].mean()
+        d2, U = np.linalg.eigh(gc)
+        d2 = np.clip(d2, 0.0, None)
+        uy = U.T @ yc
+        # w = X_cᵀ U diag(1/(d² + nλ)) Uᵀ y_c  ->  X_val,c w = cc U diag(.) Uᵀ y_c
+        cu = cc @ U
+        coefs = uy[None, :] / (d2[None, :] + n * np.asarray(lambdas)[:, None])  # L x n
+        pred[:, va] = y[tr].mean() + coefs @ cu.T
+    return pred
+
+
+def _ridge_refit(X, y, lam):
+    """Ridge coefficients and intercept on all patients at λ."""
+    n = len(y)
+    mu = X.mean(axis=0)
+    Xc = X - mu
+    yc = y - y.mean()
+    gc = Xc @ Xc.T
+    d2, U = np.linalg.eigh(gc)
+    d2 = np.clip(d2, 0.0, None)
+    coef = Xc.T @ (U @ ((U.T @ yc) / (d2 + n * lam)))
+    return coef, float(y.mean() - mu @ coef)
+
+
+# --------------------------------------------------------------------------- lasso
+
+
+def _lasso_path_at(Xc, yc, lambdas):
+    """Exact lasso coefficients at ``lambdas`` (decreasing) from the LARS path."""
+    from sklearn.linear_model import lars_path
+
+    lambdas = np.asarray(lambdas)
+    knots, _, coefs = lars_path(
+        Xc, yc, method="lasso", alpha_min=float(lambdas[-1]) * (1 - 1e-12), copy_X=True,
+        return_path=True,
+    )
+    # knots decrease; interpolate each coefficient linearly in λ (the path is piecewise linear).
+    out = np.empty((Xc.shape[1], len(lambdas)))
+    k_inc = knots[::-1]
+    c_inc = coefs[:, ::-1]
+    lam = np.clip(lambdas, k_inc[0], k_inc[-1])
+    idx = np.clip(np.searchsorted(k_inc, lam, side="right") - 1, 0, len(k_inc) - 2) if len(k_inc) > 1 else None
+    if idx is None:
+        out[:] = c_inc[:, [0]]
+        return out
+    lo, hi = k_inc[idx], k_inc[idx + 1]
+    t = np.where(hi > lo, (lam - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0)
+    out = c_inc[:, idx] * (1 - t) + c_inc[:, idx + 1] * t
+    return out
+
+
+def _lasso_predictions(X, y, train, lambdas):
+    N = len(y)
+    pred = np.empty((len(lambdas), N))
+    for mask in train:
+        tr, va = np.flatnonzero(mask), np.flatnonzero(~mask)
+        mu = X[tr].mean(axis=0)
+        ym = y[tr].mean()
+        W = _lasso_path_at(X[tr] - mu, y[tr] - ym, lambdas)  # p x L
+        pred[:, va] = ym + ((X[va] - mu) @ W).T
+    return pred
+
+
+def _lasso_refit(X, y, lam):
+    mu = X.mean(axis=0)
+    coef = _lasso_path_at(X - mu, y - y.mean(), np.array([lam]))[:, 0]
+    return coef, float(y.mean() - mu @ coef)
+
+
+# --------------------------------------------------------------------------- elastic net
+
+
+class _DualPath:
+    """Elastic-net paths (0 < α < 1) of several problems advanced in lockstep.
+
+    Problem k has training mask ``train[k]`` (its other patients are its validation
+    patients) and L1 share ``alpha[k]``; all share the step index t into their own λ
+    sequence ``lambdas[k]``. See the module docstring for the method.
+    """
+
+    #: rank-one changes of the active set kept (Woodbury) before a new eigendecomposition
+    MMAX = 32
+
+    def __init__(self, X, y, train, alpha, lambdas):
+        self.Xt = np.ascontiguousarray(X.T)  # p x N
+        self.p, self.N = self.Xt.shape
+        self.y = np.asarray(y, dtype=float)
+        self.w = train.astype(float)  # P x N
+        self.P = len(train)
+        self.n = self.w.sum(axis=1)  # P
+        self.alpha = np.asarray(alpha, dtype=float)
+        self.lambdas = np.asarray(lambdas, dtype=float)  # P x L
+        self.ybar = (self.w @ self.y) / self.n
+        self.yc = (self.y[None, :] - self.ybar[:, None]) * self.w
+        # Training means and centred column norms per problem (P x p).
+        self.mu = (self.w @ X) / self.n[:, None]
+        sq = (self.w @ (X * X)) - self.n[:, None] * self.mu**2
+        self.cnorm = np.sqrt(np.clip(sq, 0, None))
+        self.Kt = np.zeros((self.P, self.N, self.N))  # Σ_A x̃_j x̂_jᵀ
+        self.mt = np.zeros((self.P, self.N))  # Σ_A s_j x̃_j
+        self.state = np.zeros((self.P, self.p), dtype=np.int8)  # -1, 0, +1
+        self.r = self.yc.copy()
+        # Solver state per problem: eigendecomposition G_B = Q diag(e) Qᵀ of the Gram matrix
+        # Σ x̂ x̂ᵀ of the active set at the last rebase, plus the genes that entered (σ = +1)
+        # or left (σ = -1) since, as columns Qᵀx̂ (Woodbury). Rebased when MMAX accumulate.
+        self.Q = np.tile(np.eye(self.N), (self.P, 1, 1))
+        self.e = np.zeros((self.P, self.N))
+        self.U = np.zeros((self.P, self.N, self.MMAX))
+        self.sig = np.zeros((self.P, self.MMAX))
+        self.m = np.zeros(self.P, dtype=int)
+        self.ytil = self.yc.copy()  # Qᵀ y_c
+        self.mtil = np.zeros((self.P, self.N))  # Qᵀ (w ⊙ mt)
+        self.stale = np.zeros(self.P, dtype=bool)
+        vmax = max(int((~train).sum(axis=1).max()), 1)
+        self.vidx = np.array([np.resize(np.flatnonzero(~row), vmax) if (~row).any() else np.zeros(vmax, int)
+                              for row in train])
+        # The solution is kept in the eigenbasis (xt = Qᵀ r); r itself is only formed
+        # (an N x N product per problem) when genes must be checked exactly.
+        self.xt = self.yc.copy()
+        self.rvalid = np.ones(self.P, dtype=bool)
+        self.KvQ = np.zeros((self.P, vmax, self.N))  # Kt[validation rows] Q
+        self.x0t = self.xt.copy()
+        self.xt_prev = self.xt.copy()
+        self.stats = {"solves": 0, "refreshes": 0, "iterations": 0, "candidate_rows": 0, "steps": 0}
+        self.cand = None
+        self._window_w = 4
+
+    # -- screening window ---------------------------------------------------------
+    def _materialize(self, ks):
+        ks = np.asarray(ks)[~self.rvalid[ks]]
+        if len(ks):
+            self.r[ks] = np.matmul(self.Q[ks], self.xt[ks][:, :, None])[:, :, 0]
+            self.rvalid[ks] = True
+
+    def _refresh(self):
+        """Exact z for every gene; open a new screening window."""
+        self.stats["refreshes"] += 1
+        self._materialize(np.arange(self.P))
+        self.z0 = (self.Xt @ self.r.T) / self.n[None, :]  # p x P
+        self.r0 = self.r.copy()
+        self.x0t = self.xt.copy()
+
+    def _open_window(self, t):
+        """Choose the genes that may change status before step t + W or drift dmax."""
+        L = self.lambdas.shape[1]
+        # Adapt the window length: grow while the candidate set stays small and the
+        # window lasts, shrink when it is cut short or the candidate set gets large.
+        # Cost per step ≈ (refresh ≈ KAPPA × p gene checks) / W + |C(W)| candidate checks per
+        # Newton iteration (≈ 2 per step), with |C| growing ≈ linearly in W: W* = √(κp / 2ρ).
+        if self.cand is not None:
+            lasted = max(t - self._t_open, 1)
+            if lasted < self._window_w // 2:
+                self._window_w = max(self._window_w // 2, 1)  # cut short by drift
+            else:
+                rho = max(len(self.cand), 1) / max(self._window_w, 1)
+                self._window_w = int(np.clip(np.sqrt(3.0 * self.p / (2 * rho)), 1, 512))
+        self._t_open = t
+        W = self._window_w
+        t_end = min(t + W, L - 1)
+        g_hi = self.lambdas[:, t] * self.alpha
+        g_lo = self.lambdas[:, t_end] * self.alpha
+        # Drift allowance: recent per-step drift × W (at least a small floor).
+        step = getattr(self, "_drift", None)
+        if step is None:
+            step = np.full(self.P, 1e-3) * np.sqrt(np.sum(self.yc**2, axis=1)) / self.n
+        self.dmax = np.maximum(step * W * 2.0, 1e-12)
+        a = np.abs(self.z0)  # p x P
+        slack = self.cnorm.T * self.dmax[None, :]
+        near = (a + slack >= g_lo[None, :]) & (a - slack <= g_hi[None, :])
+        self.cand = np.flatnonzero(near.any(axis=1))
+        self.Xc_cand = self.Xt[self.cand]
+        self.cstate = np.ascontiguousarray(self.state[:, self.cand].T)  # |C| x P
+        # last exact z of each candidate, and the residual it was computed at (r and Qᵀr)
+        self.zc = np.ascontiguousarray(self.z0[self.cand])
+        self.rl = self.r0.copy()
+        self.xl = self.x0t.copy()
+        self.cnc = np.ascontiguousarray(self.cnorm[:, self.cand].T)
+        self.t_end = t_end
+        self.stats["candidate_rows"] += len(self.cand)
+
+    def _sync(self, gamma, problems, full):
+        """Bring the stored status of genes in line with the current r.
+
+        ``full``: use the exact z0 of the last refresh (all genes; r0 must be r).
+        Otherwise only the window's candidate genes are recomputed. Returns the
+        problems whose active set or signs changed.
+        """
+        if full:
+            z = self.z0[:, problems]
+            target = ((z > gamma[None, problems]).view(np.int8)
+                      - (z < -gamma[None, problems]).view(np.int8))  # p x len(problems)
+            old = self.state[problems].T
+            genes = None
+        else:
+            # Candidates whose status the drift bound settles take it from z0; the problems
+            # with an unsettled candidate get exact z for all their candidates.
+            g = gamma[None, problems]
+            zl = self.zc[:, problems]
+            delta = np.sqrt(np.sum((self.xt[problems] - self.xl[problems]) ** 2, axis=1)) / self.n[problems]
+            unsettled = np.abs(np.abs(zl) - g) <= self.cnc[:, problems] * delta[None, :] * (1 + 1e-9) + 1e-15
+            target = (zl > g).view(np.int8) - (zl < -g).view(np.int8)  # |C| x len(problems)
+            need = np.flatnonzero(unsettled.any(axis=0))
+            if len(need):
+                kn = problems[need]
+                self._materialize(kn)
+                z = (self.Xc_cand @ self.r[kn].T) / self.n[None, kn]
+                self.zc[:, kn] = z
+                self.rl[kn] = self.r[kn]
+                self.xl[kn] = self.xt[kn]
+                target[:, need] = ((z > gamma[None, kn]).view(np.int8) - (z < -gamma[None, kn]).view(np.int8))
+                self.stats["exact_checks"] = self.stats.get("exact_checks", 0) + len(need)
+            old = self.cstate[:, problems]
+            genes = self.cand
+        cols, rows = np.nonzero(old != target)
+        if len(rows) == 0:
+            return np.zeros(0, dtype=int)
+        order = np.argsort(rows, kind="stable")
+        rows, cols = rows[order], cols[order]
+        changed = []
+        bounds = np.flatnonzero(np.diff(rows)) + 1
+        for sel in np.split(np.arange(len(rows)), bounds):
+            i = rows[sel[0]]
+            k = problems[i]
+            c = cols[sel]
+            g = c if genes is None else genes[c]
+            new = target[c, i]
+            self._apply_changes(k, g, old[c, i], new)
+            self.state[k, g] = new
+            changed.append(k)
+        if genes is None:
+            self.cstate = np.ascontiguousarray(self.state[:, self.cand].T)
+        else:
+            self.cstate[:, problems] = target
+        return np.asarray(changed, dtype=int)
+
+    # -- linear algebra -------------------------------------------------------------
+    def _rebase(self, ks):
+        self.stats["rebases"] = self.stats.get("rebases", 0) + len(ks)
+        self._materialize(ks)
+        r_prev = np.matmul(self.Q[ks], self.xt_prev[ks][:, :, None])[:, :, 0]
+        G = self.Kt[ks] * self.w[ks][:, :, None]  # diag(w) Kt = Σ x̂ x̂ᵀ (symmetric)
+        G = 0.5 * (G + G.transpose(0, 2, 1))
+        e, Q = np.linalg.eigh(G)
+        self.e[ks] = np.clip(e, 0, None)
+        self.Q[ks] = Q
+        QT = Q.transpose(0, 2, 1)
+        self.xt[ks] = np.matmul(QT, self.r[ks][:, :, None])[:, :, 0]
+        self.x0t[ks] = np.matmul(QT, self.r0[ks][:, :, None])[:, :, 0]
+        if self.cand is not None:
+            self.xl[ks] = np.matmul(QT, self.rl[ks][:, :, None])[:, :, 0]
+        self.xt_prev[ks] = np.matmul(QT, r_prev[:, :, None])[:, :, 0]
+        rows = ks[:, None]
+        self.KvQ[ks] = np.matmul(self.Kt[rows, self.vidx[ks]], Q)
+        self.ytil[ks] = np.matmul(QT, self.yc[ks][:, :, None])[:, :, 0]
+        self.mtil[ks] = np.matmul(QT, (self.mt[ks] * self.w[ks])[:, :, None])[:, :, 0]
+        self.U[ks] = 0.0
+        self.sig[ks] = 0.0
+        self.m[ks] = 0
+        self.stale[ks] = False
+
+    def _solve(self, idx, beta, gamma):
+        """r = (β I + Σ_A x̂ x̂ᵀ / n)⁻¹ (β y_c + γ Σ_A s_j x̂_j) for the problems ``idx``."""
+        self.stats["solves"] += len(idx)
+        st = idx[self.stale[idx]]
+        if len(st):
+            self._rebase(st)
+        if len(idx) == self.P:
+            idx = slice(None)  # views instead of copies of the P x N x N arrays
+        n = self.n[idx, None]
+        d = 1.0 / (beta[idx, None] + self.e[idx] / n)
+        bt = beta[idx, None] * self.ytil[idx] + gamma[idx, None] * self.mtil[idx]
+        xt = d * bt
+        # Woodbury for the genes changed since the rebase, bucketed by their number so that
+        # the batched m x m systems are not all padded to the largest m.
+        pos = np.arange(self.P)[idx]
+        m = self.m[pos]
+        for lo, hi in ((1, 4), (5, 12), (13, self.MMAX)):
+            sel = np.flatnonzero((m >= lo) & (m <= hi))
+            if len(sel) == 0:
+                continue
+            mm = int(m[sel].max())
+            ks = pos[sel]
+            Ut = self.U[ks, :, :mm]
+            sg = self.sig[ks, :mm]
+            ds = d[sel]
+            DU = ds[:, :, None] * Ut
+            UT = Ut.transpose(0, 2, 1)
+            ns = self.n[ks, None]
+            C = np.eye(mm)[None] + sg[:, :, None] * np.matmul(UT, DU) / ns[:, :, None]
+            rhs = sg * np.matmul(UT, xt[sel][:, :, None])[:, :, 0] / ns
+            v = np.linalg.solve(C, rhs[:, :, None])
+            xt[sel] -= np.matmul(DU, v)[:, :, 0]
+        self.xt[idx] = xt
+        self.rvalid[idx] = False
+
+    def _apply_changes(self, k, genes, old, new):
+        """Update problem k's Kt and mt for genes whose status changes old -> new."""
+        x = self.Xt[genes]  # g x N
+        xt = x - self.mu[k, genes][:, None]  # x̃ (centred by training means, all rows)
+        xh = xt * self.w[k][None, :]  # x̂ (zero on validation rows)
+        sigma = (new != 0).astype(float) - (old != 0).astype(float)
+        ds = new.astype(float) - old.astype(float)
+        nz = sigma != 0
+        if nz.any():
+            self.Kt[k] += (xt[nz] * sigma[nz, None]).T @ xh[nz]
+        self.mt[k] += ds @ xt
+        if self.stale[k]:
+            return  # rebuilt from Kt and mt at the next solve
+        u = self.Q[k].T @ xh.T  # N x g: Qᵀ x̂
+        self.mtil[k] += u @ ds
+        g = int(nz.sum())
+        if g:
+            xv = xt[nz][:, self.vidx[k]]  # g x V
+            self.KvQ[k] += (xv * sigma[nz, None]).T @ u[:, nz].T
+            if self.m[k] + g > self.MMAX:
+                self.stale[k] = True
+            else:
+                self.U[k, :, self.m[k]:self.m[k] + g] = u[:, nz]
+                self.sig[k, self.m[k]:self.m[k] + g] = sigma[nz]
+                self.m[k] += g
+
+    # -- path -------------------------------------------------------------------------
+    def step(self, t, max_iter=8):
+        """Solve every problem at step t (warm start from step t-1)."""
+        lam = self.lambdas[:, t]
+        gamma, beta = lam * self.alpha, lam * (1 - self.alpha)
+        self.stats["steps"] += 1
+        allp = np.arange(self.P)
+        self.xt_prev = self.xt.copy()
+        todo = allp
+        if self.cand is None or t > self.t_end:
+            self._refresh()
+            self._open_window(t)
+            todo = np.union1d(allp, self._sync(gamma, allp, full=True))
+        for it in range(max_iter):
+            self._solve(todo, beta, gamma)
+            self.stats["iterations"] += 1
+            drift = np.sqrt(np.sum((self.xt - self.x0t) ** 2, axis=1)) / self.n
+            if np.any(drift > self.dmax):
+                self._refresh()
+                self._open_window(t)
+                todo = self._sync(gamma, allp, full=True)
+            else:
+                todo = self._sync(gamma, todo, full=False)
+            if len(todo) == 0:
+                break
+        else:
+            # Plain Newton cycles (rare: several genes at the threshold at once);
+            # globalise with a line search on the dual objective for those problems.
+            for k in todo:
+                self._damped(k, gamma[k], beta[k], t)
+            self.cand = None  # r moved outside the window's bookkeeping: refresh next step
+        d = np.sqrt(np.sum((self.xt - self.xt_prev) ** 2, axis=1)) / self.n
+        prev = getattr(self, "_drift", None)
+        self._drift = d if prev is None else np.maximum(d, 0.5 * prev)
+
+    def _full_state(self, k, r, gamma):
+        z = (self.Xt @ r) / self.n[k]
+        return z, np.where(np.abs(z) > gamma, np.sign(z), 0).astype(np.int8)
+
+    def _dual_objective(self, k, r, gamma, beta):
+        z, _ = self._full_state(k, r, gamma)
+        st = np.clip(np.abs(z) - gamma, 0, None)
+        return 0.5 * r @ r - r @ self.yc[k] + self.n[k] / (2 * beta) * (st @ st)
+
+    def _damped(self, k, gamma, beta, t, max_iter=200):
+        """Semismooth Newton with Armijo backtracking on the (strongly convex) dual objective
+
+        f(r) = ½||r||² - rᵀy_c + n/(2β) Σ_j S(x_cjᵀ r/n, γ)², ∇f(r) = r - y_c + X_c w(r).
+        """
+        self.stats["damped"] = self.stats.get("damped", 0) + 1
+        idx = np.array([k])
+        bvec = np.zeros(self.P)
+        gvec = np.zeros(self.P)
+        bvec[k], gvec[k] = beta, gamma
+        for _ in range(max_iter):
+            self._materialize(idx)
+            r = self.r[k].copy()
+            _, target = self._full_state(k, r, gamma)
+            diff = np.flatnonzero(self.state[k] != target)
+            if len(diff):
+                self._apply_changes(k, diff, self.state[k, diff], target[diff])
+                self.state[k, diff] = target[diff]
+            # gradient at r (state consistent with r): r - y_c + (Gc r /n - γ m̂)/β
+            wk = self.w[k]
+            gc_r = wk * (self.Kt[k] @ r)
+            grad = r - self.yc[k] + (gc_r / self.n[k] - gamma * wk * self.mt[k]) / beta
+            self._solve(idx, bvec, gvec)
+            self._materialize(idx)
+            d = self.r[k] - r
+            _, newstate = self._full_state(k, self.r[k], gamma)
+            if np.array_equal(newstate, self.state[k]):
+                # Newton point lies in the region it was computed for: exact solution.
+                return
+            f0 = self._dual_objective(k, r, gamma, beta)
+            slope = grad @ d
+            tau = 1.0
+            while tau > 1e-12:
+                if self._dual_objective(k, r + tau * d, gamma, beta) <= f0 + 1e-4 * tau * slope:
+                    break
+                tau *= 0.5
+            self.r[k] = r + tau * d
+            self.xt[k] = self.Q[k].T @ self.r[k]
+        raise RadiogenomicsError(f"elastic net: damped Newton did not converge at step {t}")
+
+    def predictions(self, t):
+        """Validation predictions at step t: (P, V) values for the patients ``self.vidx``."""
+        lam = self.lambdas[:, t]
+        gamma, beta = lam * self.alpha, lam * (1 - self.alpha)
+        rows = np.arange(self.P)[:, None]
+        q = np.matmul(self.KvQ, self.xt[:, :, None])[:, :, 0]  # Kt[val] r = (Kt[val] Q) Qᵀ r
+        mv = self.mt[rows, self.vidx]
+        return self.ybar[:, None] + (q / self.n[:, None] - gamma[:, None] * mv) / beta[:, None]
+
+    def coef(self, k, t):
+        """Coefficients and intercept of problem k at step t (after ``step(t)``)."""
+        lam = self.lambdas[k, t]
+        gamma, beta = lam * self.alpha[k], lam * (1 - self.alpha[k])
+        self._materialize(np.array([k]))
+        z = (self.Xt @ self.r[k]) / self.n[k]
+        w = np.sign(z) * np.clip(np.abs(z) - gamma, 0, None) / beta
+        return w, float(self.ybar[k] - self.mu[k] @ w)
+
+
+def _enet_predictions(X, y, train, alphas, lambdas):
+    """Validation predictions for several α in (0, 1) at once.
+
+    Returns an array (len(alphas), L, N): for α_a and step t, each patient predicted by
+    the fold in which it is a validation patient.
+    """
+    F = len(train)
+    A = len(alphas)
+    problems_train = np.tile(train, (A, 1))
+    problems_alpha = np.repeat(alphas, F)
+    problems_lambdas = np.repeat(lambdas, F, axis=0)
+    path = _DualPath(X, y, problems_train, problems_alpha, problems_lambdas)
+    L = lambdas.shape[1]
+    out = np.empty((A, L, len(y)))
+    for t in range(L):
+        path.step(t)
+        pr = path.predictions(t).reshape(A, F, -1)
+        for f in range(F):
+            out[:, t, path.vidx[f]] = pr[:, f]
+    log.debug("dual path stats: %s", path.stats)
+    return out, path.stats
+
+
+def _enet_refit(X, y, alpha, lambdas, t_stop):
+    """Coefficients on all patients at step ``t_stop`` of the path ``lambdas`` (warm-started)."""
+    train = np.ones((1, len(y)), dtype=bool)
+    path = _DualPath(X, y, train, np.array([alpha]), np.asarray(lambdas)[None, :])
+    for t in range(t_stop + 1):
+        path.step(t)
+    return path.coef(0, t_stop)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _check_inputs(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio):
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    fold_ids = np.asarray(fold_ids)
+    if X.ndim != 2:
+        raise RadiogenomicsError(f"elastic net: X must be 2-D (patients x genes), got shape {X.shape}")
+    if y.ndim != 1 or len(y) != X.shape[0] or len(fold_ids) != len(y):
+        raise RadiogenomicsError(
+            f"elastic net: X has {X.shape[0]} patients, y {y.shape}, fold_ids {fold_ids.shape}: they must match"
+        )
+    if not np.all(np.isfinite(X)):
+        raise RadiogenomicsError("elastic net: X contains missing or infinite values")
+    if not np.all(np.isfinite(y)):
+        raise RadiogenomicsError(
+            f"elastic net: the target has {int(np.sum(~np.isfinite(y)))} missing values; leave those patients out"
+        )
+    labels = np.unique(fold_ids)
+    if len(labels) < 2:
+        raise RadiogenomicsError(
+            f"elastic net: need at least 2 folds, got {len(labels)} ({len(y)} patients)"
+        )
+    for f in labels:
+        n_train = int(np.sum(fold_ids != f))
+        if n_train < 2:
+            raise RadiogenomicsError(
+                f"elastic net: fold {f} leaves {n_train} training patients; need at least 2"
+            )
+    if np.ptp(y) == 0:
+        raise RadiogenomicsError(
+            f"elastic net: the target is constant ({y[0]:g} for all {len(y)} patients): nothing to fit"
+        )
+    ratios = np.asarray(l1_ratios, dtype=float).ravel()
+    if len(ratios) == 0 or np.any((ratios < 0) | (ratios > 1)) or len(np.unique(ratios)) != len(ratios):
+        raise RadiogenomicsError(f"elastic net: l1_ratios must be distinct values in [0, 1], got {list(ratios)}")
+    if int(n_lambdas) < 1:
+        raise RadiogenomicsError(f"elastic net: n_lambdas must be at least 1, got {n_lambdas}")
+    if not 0 < float(lambda_min_ratio) < 1:
+        raise RadiogenomicsError(f"elastic net: lambda_min_ratio must lie in (0, 1), got {lambda_min_ratio}")
+    return X, y, fold_ids, ratios
+
+
+def elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio=0.01, *,
+                   criterion="pooled_r2"):
+    """Cross-validated elastic net over an (α, λ) grid on fixed folds (paper §2.3-2.4).
+
+    Parameters
+    ----------
+    X : (n, p) array, y : (n,) array
+    fold_ids : (n,) fold label of each patient (the fold in which it is a validation patient)
+    l1_ratios : α values in [0, 1] (0 = ridge, 1 = lasso); see :func:`l1_ratio_grid`
+    n_lambdas : λ values per α, log-spaced from λ_max(α) to ``lambda_min_ratio`` · λ_max(α)
+    criterion : ``"pooled_r2"`` (default; the pooled out-of-fold R², glmnet's cv criterion)
+        or ``"mean_fold_mse"`` (the unweighted mean of per-fold MSEs, ``ElasticNetCV``'s).
+
+    Returns
+    -------
+    dict with ``l1_ratio``, ``lambda`` (scikit-learn's ``alpha``), ``oof`` (n,) out-of-fold
+    predictions of the selected model, ``r2`` (its pooled out-of-fold R²), ``coef`` (p,) and
+    ``intercept`` refitted on all patients, ``n_nonzero``; and the whole search:
+    ``l1_ratios`` (A,), ``lambdas`` (A, L), ``r2_path`` (A, L), ``cv_mse`` (A, L, K) (per-fold
+    validation MSE, folds in sorted label order: the layout of ``ElasticNetCV.mse_path_``),
+    ``intercept_only`` (A, L) bool, ``folds`` (K,) labels, ``index`` (a, t) of the selection.
+    Ties are broken as ``ElasticNetCV`` does: first α in the given order, then largest λ.
+    """
+    from threadpoolctl import threadpool_limits
+
+    # Many small LAPACK calls: threads only add overhead (and the rule has threads: 1).
+    with threadpool_limits(limits=1):
+        return _elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion)
+
+
+def _elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion):
+    X, y, fold_ids, ratios = _check_inputs(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio)
+    if criterion not in ("pooled_r2", "mean_fold_mse"):
+        raise RadiogenomicsError(f"elastic net: unknown criterion {criterion!r}")
+    N, p = X.shape
+    L = int(n_lambdas)
+    labels, train = _fold_masks(fold_ids)
+    K = len(labels)
+    lambdas = np.stack([lambda_grid(X, y, a, L, lambda_min_ratio) for a in ratios])
+    lmax = lambdas[:, 0]
+    sst = float(np.sum((y - y.mean()) ** 2))
+    fold_of = np.searchsorted(labels, fold_ids)
+    counts = np.bincount(fold_of, minlength=K)
+
+    r2_path = np.empty((len(ratios), L))
+    cv_mse = np.empty((len(ratios), L, K))
+    oof_all = {}
+    stats = {}
+
+    def score(a, pred):
+        err2 = (pred - y[None, :]) ** 2  # L x N
+        per_fold = np.zeros((L, K))
+        np.add.at(per_fold.T, fold_of, err2.T)
+        cv_mse[a] = per_fold / counts[None, :]
+        r2_path[a] = 1.0 - err2.sum(axis=1) / sst
+        oof_all[a] = pred
+
+    mid = [a for a, r in enumerate(ratios) if 0 < r < 1]
+    for a, r in enumerate(ratios):
+        if r == 0:
+            score(a, _ridge_predictions(X, y, train, lambdas[a]))
+        elif r == 1:
+            score(a, _lasso_predictions(X, y, train, lambdas[a]))
+    if mid:
+        preds, stats = _enet_predictions(X, y, train, ratios[mid], lambdas[mid])
+        for i, a in enumerate(mid):
+            score(a, preds[i])
+
+    # Intercept-only models: all coefficients of the all-patient fit are zero, which for
+    # α > 0 happens exactly when λ ≥ λ_max(α) (the KKT condition at w = 0).
+    intercept_only = np.zeros((len(ratios), L), dtype=bool)
+    for a, r in enumerate(ratios):
+        if r > 0:
+            intercept_only[a] = lambdas[a] >= lmax[a] * (1 - 1e-12)
+    if criterion == "pooled_r2":
+        loss = -r2_path.copy()
+    else:
+        loss = cv_mse.mean(axis=2)
+    loss[intercept_only] = np.inf
+    if not np.isfinite(loss).any():
+        raise RadiogenomicsError("elastic net: every model on the grid is intercept-only (need n_lambdas >= 2)")
+    best, best_a, best_t = np.inf, None, None
+    for a in range(len(ratios)):
+        t = int(np.argmin(loss[a]))
+        if loss[a, t] < best:
+            best, best_a, best_t = loss[a, t], a, t
+
+    alpha, lam = float(ratios[best_a]), float(lambdas[best_a, best_t])
+    if alpha == 0:
+        coef, intercept = _ridge_refit(X, y, lam)
+    elif alpha == 1:
+        coef, intercept = _lasso_refit(X, y, lam)
+    else:
+        coef, intercept = _enet_refit(X, y, alpha, lambdas[best_a], best_t)
+    return {
+        "l1_ratio": alpha,
+        "lambda": lam,
+        "oof": oof_all[best_a][best_t].copy(),
+        "r2": float(r2_path[best_a, best_t]),
+        "coef": coef,
+        "intercept": intercept,
+        "n_nonzero": int(np.count_nonzero(coef)),
+        "l1_ratios": ratios,
+        "lambdas": lambdas,
+        "r2_path": r2_path,
+        "cv_mse": cv_mse,
+        "intercept_only": intercept_only,
+        "folds": labels,
+        "index": (best_a, best_t),
+        "criterion": criterion,
+        "solver_stats": stats,
+    }
+
+
+# --------------------------------------------------------------------------- workflow I/O
+
+
+def run_feature(*, expression_path, features_path, folds_path, feature, l1_ratios, n_lambdas,
+                lambda_min_ratio, oof_path, coefficients_path, selection_path):
+    """Fit the elastic net of one image feature and write its three outputs.
+
+    Patients: those of ``folds_path`` (the supervised patients, with the networks' fold
+    assignment). Patients whose target is missing are left out of this feature (logged,
+    listed in ``selection.json``; their ``oof.tsv`` entry is empty). A constant target
+    cannot be fitted: the documented fallback is the intercept-only model (each patient
+    predicted by its training folds' mean, all coefficients zero, ``r2`` null).
+    """
+    import time
+
+    import pandas as pd
+
+    from . import io
+
+    t0 = time.perf_counter()
+    expr = io.read_tsv(expression_path)
+    feats = io.read_tsv(features_path)
+    folds = io.read_tsv(folds_path)
+    expr.index = expr.index.astype(str)
+    feats.index = feats.index.astype(str)
+    folds.index = folds.index.astype(str)
+    if "fold" not in folds.columns:
+        raise RadiogenomicsError(f"{folds_path}: no 'fold' column (columns: {list(folds.columns)})")
+    if feature not in feats.columns:
+        raise RadiogenomicsError(f"{features_path}: no column {feature!r}")
+    patients = list(folds.index)
+    for path, table in ((expression_path, expr), (features_path, feats)):
+        missing = [p for p in patients if p not in table.index]
+        if missing:
+            raise RadiogenomicsError(
+                f"{path}: {len(missing)} patients of {folds_path} are missing: {', '.join(missing[:5])}"
+            )
+    y_all = pd.to_numeric(feats.loc[patients, feature], errors="coerce")
+    left_out = sorted(y_all.index[~np.isfinite(y_all.to_numpy(dtype=float))])
+    if left_out:
+        log.warning("%s: %d patients have no value and are left out: %s", feature, len(left_out),
+                    ", ".join(left_out))
+    keep = [p for p in patients if p not in set(left_out)]
+    X = expr.loc[keep].to_numpy(dtype=float)
+    y = y_all.loc[keep].to_numpy(dtype=float)
+    fold_ids = folds.loc[keep, "fold"].to_numpy()
+    n_folds = folds["fold"].nunique()
+    if len(keep) < n_folds:
+        raise RadiogenomicsError(
+            f"{feature}: only {len(keep)} patients with a value, fewer than the {n_folds} folds of {folds_path}"
+        )
+    ratios = l1_ratio_grid(int(l1_ratios))
+    selection = {
+        "feature": feature,
+        "n_patients": len(keep),
+        "n_genes": int(X.shape[1]),
+        "left_out": left_out,
+        "grid": {"l1_ratios": [float(a) for a in ratios], "n_lambdas": int(n_lambdas),
+                 "lambda_min_ratio": float(lambda_min_ratio)},
+        "criterion": "pooled out-of-fold R2 (cv.glmnet's pooled MSE); intercept-only models excluded",
+    }
+    oof = pd.Series(np.nan, index=pd.Index(patients, name="patient"), name=feature)
+    if len(y) and np.ptp(y) == 0:
+        log.warning("%s: constant target (%g): writing the intercept-only model (fallback)", feature, y[0])
+        for f in np.unique(fold_ids):
+            oof.loc[np.array(keep)[fold_ids == f]] = y[fold_ids != f].mean()
+        coef = np.zeros(X.shape[1])
+        selection.update({"l1_ratio": None, "lambda": None, "r2": None, "n_nonzero": 0,
+                          "intercept": float(y[0]), "note": "constant target: intercept-only fallback"})
+    else:
+        res = elastic_net_cv(X, y, fold_ids, ratios, int(n_lambdas), float(lambda_min_ratio))
+        oof.loc[keep] = res["oof"]
+        coef = res["coef"]
+        a, t = res["index"]
+        selection.update({
+            "l1_ratio": res["l1_ratio"], "lambda": res["lambda"], "r2": res["r2"],
+            "n_nonzero": res["n_nonzero"], "intercept": res["intercept"],
+            "lambda_index": int(t), "lambda_max": float(res["lambdas"][a, 0]),
+            "at_grid_edge": bool(t == res["lambdas"].shape[1] - 1),
+            "solver_stats": {k: int(v) for k, v in res["solver_stats"].items()},
+        })
+        if selection["at_grid_edge"]:
+            log.warning("%s: selected the smallest lambda of the grid (lambda_min_ratio may be too large)", feature)
+        log.info("%s: l1_ratio=%g lambda=%.6g R2=%.4f non-zero genes=%d (%d patients)", feature,
+                 res["l1_ratio"], res["lambda"], res["r2"], res["n_nonzero"], len(keep))
+    selection["seconds"] = round(time.perf_counter() - t0, 2)
+    io.write_tsv(oof.to_frame(), oof_path)
+    io.write_tsv(pd.DataFrame({"weight": coef}, index=pd.Index(expr.columns.astype(str), name="gene")),
+                 coefficients_path)
+    io.write_json(selection, selection_path)
+    return selection
+
+
+def collect(*, oof_paths, selection_paths, features, oof_path, selection_path):
+    """Patients × features out-of-fold table and the feature → selection table."""
+    import pandas as pd
+
+    from . import io
+
+    oofs = [io.read_tsv(p) for p in oof_paths]
+    for path, frame, feat in zip(oof_paths, oofs, features):
+        if list(frame.columns) != [feat]:
+            raise RadiogenomicsError(f"{path}: expected one column {feat!r}, got {list(frame.columns)}")
+    table = pd.concat(oofs, axis=1)
+    table.index.name = "patient"
+    rows = []
+    for path, feat in zip(selection_paths, features):
+        sel = io.read_json(path)
+        rows.append({"feature": feat, "l1_ratio": sel.get("l1_ratio"), "lambda": sel.get("lambda"),
+                     "r2": sel.get("r2"), "n_nonzero": sel.get("n_nonzero"),
+                     "n_patients": sel.get("n_patients")})
+    sel_table = pd.DataFrame(rows).set_index("feature")
+    io.write_tsv(table[list(features)], oof_path)
+    io.write_tsv(sel_table, selection_path)
+    log.info("collected %d features x %d patients", len(features), len(table))

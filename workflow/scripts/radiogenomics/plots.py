@@ -1,0 +1,268 @@
+"""The paper's Figures 2 and 3 (matplotlib with the Agg backend, seaborn styling).
+
+- Figure 2 (learning curves, §3.1): for each network's selected configuration and for
+  the autoencoder's, the training and validation loss per epoch averaged over the K
+  cross-validation folds, with a band of ±1 sample standard deviation over folds.
+- Figure 3 (§3, "Predicting image features (dots) from gene expressions"): one dot per
+  image feature, x = the network's error, y = the reference model's (elastic net) error,
+  MAE and MAPE side by side; the diagonal is equal error, so dots *above* it are
+  features the network predicts better (the paper's orientation). Features whose
+  Bonferroni-adjusted Wilcoxon p-value is below 0.05 are drawn as stars and labelled.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from . import io, names  # noqa: E402
+from .errors import RadiogenomicsError  # noqa: E402
+
+#: Display names of the models (paper Table 2's column heads spelt out).
+MODEL_LABELS = {
+    "scratch": "network, no pre-training",
+    "pretrain": "network, pre-training",
+    "pretrain_dropout": "network, pre-training + dropout",
+    "elastic_net": "elastic net (linear regression)",
+    "autoencoder": "autoencoder",
+}
+
+#: The loss each model's curves are measured in (§2.2.2, §2.2.3).
+LOSS_LABELS = {
+    "autoencoder": "loss (MSE, standardised expression)",
+}
+DEFAULT_LOSS_LABEL = "loss (MAE, scaled units)"
+
+CURVE_COLUMNS = ("fold", "epoch", "loss", "val_loss")
+
+
+def model_label(model: str) -> str:
+    return MODEL_LABELS.get(model, model)
+
+
+def short_label(feature: str) -> str:
+    """``edema_major_axis`` -> ``edema major axis``; ``enhancing_...`` -> ``enh. ...``."""
+    try:
+        region, shape = names.split_feature(feature)
+    except ValueError:
+        return feature
+    return f"{'enh.' if region == 'enhancing' else region} {names.LABELS[shape]}"
+
+
+# ------------------------------------------------------------ learning curves
+def stack_histories(histories) -> pd.DataFrame:
+    """``{fold: history}`` (columns epoch, loss, val_loss) -> one ``fold, epoch, loss, val_loss`` table."""
+    frames = []
+    for fold, hist in sorted(histories.items()):
+        h = hist.reset_index() if "epoch" not in hist.columns else hist
+        missing = [c for c in ("epoch", "loss", "val_loss") if c not in h.columns]
+        if missing:
+            raise RadiogenomicsError(f"history of fold {fold}: missing column(s) {missing}")
+        frames.append(h[["epoch", "loss", "val_loss"]].assign(fold=int(fold)))
+    if not frames:
+        raise RadiogenomicsError("learning curves: no fold histories")
+    return pd.concat(frames, ignore_index=True)[list(CURVE_COLUMNS)]
+
+
+def summarise_curves(curves: pd.DataFrame, source: str = "curves") -> pd.DataFrame:
+    """Mean and sample s.d. over folds of ``loss`` and ``val_loss`` per epoch.
+
+    ``curves`` has columns ``fold, epoch, loss, val_loss`` (``curves.tsv``; the row key
+    may be the first column or the index). Returns a frame indexed by ``epoch`` with
+    ``loss_mean, loss_sd, val_loss_mean, val_loss_sd, n_folds`` (s.d. 0 with one fold).
+    """
+    frame = curves.reset_index() if "fold" not in curves.columns or "epoch" not in curves.columns else curves
+    missing = [c for c in CURVE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise RadiogenomicsError(f"{source}: missing column(s) {missing}; expected {list(CURVE_COLUMNS)}")
+    if frame.empty:
+        raise RadiogenomicsError(f"{source}: no rows")
+    grouped = frame.groupby("epoch", sort=True)
+    out = pd.DataFrame({
+        "loss_mean": grouped["loss"].mean(),
+        "loss_sd": grouped["loss"].std(ddof=1),
+        "val_loss_mean": grouped["val_loss"].mean(),
+        "val_loss_sd": grouped["val_loss"].std(ddof=1),
+        "n_folds": grouped["fold"].nunique(),
+    })
+    out[["loss_sd", "val_loss_sd"]] = out[["loss_sd", "val_loss_sd"]].fillna(0.0)
+    return out
+
+
+def final_losses(curves_by_model: dict, final_histories: dict | None = None) -> pd.DataFrame:
+    """The numbers of §3.1: mean (and s.d.) over folds of the last epoch's losses.
+
+    ``final_histories`` (model -> history of a model retrained on all data, e.g. the
+    autoencoder's) adds ``retrained_loss`` (its last training loss; the paper's "0.014 loss
+    (mean squared error) after retraining").
+    """
+    rows = []
+    for model, curves in curves_by_model.items():
+        s = summarise_curves(curves, f"curves of {model}")
+        last = s.iloc[-1]
+        row = {"model": model, "epochs": int(s.index[-1]), "n_folds": int(last["n_folds"]),
+               "loss": float(last["loss_mean"]), "loss_sd": float(last["loss_sd"]),
+               "val_loss": float(last["val_loss_mean"]), "val_loss_sd": float(last["val_loss_sd"]),
+               "loss_function": "MSE" if model == "autoencoder" else "MAE",
+               "retrained_loss": np.nan}
+        if final_histories and model in final_histories and final_histories[model] is not None:
+            row["retrained_loss"] = float(final_histories[model]["loss"].iloc[-1])
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
+def plot_learning_curves(curves_by_model: dict, path, *, final_histories: dict | None = None,
+                         dpi: int = 150) -> None:
+    """Figure 2: one panel per model, mean train/validation loss ± 1 s.d. over folds.
+
+    Networks share one y-axis range (so their losses compare at a glance); the
+    autoencoder (a different loss) has its own. A retrained model's training loss
+    (``final_histories``) is drawn dashed.
+    """
+    if not curves_by_model:
+        raise RadiogenomicsError("learning curves: nothing to plot")
+    summaries = {m: summarise_curves(c, f"curves of {m}") for m, c in curves_by_model.items()}
+    n = len(summaries)
+    ncols = 2 if n > 1 else 1
+    nrows = int(np.ceil(n / ncols))
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.0 * ncols, 4.2 * nrows), squeeze=False)
+    networks = [m for m in summaries if m != "autoencoder"]
+    net_top = 0.0
+    for m in networks:
+        s = summaries[m]
+        net_top = max(net_top, float(np.nanmax(s[["loss_mean", "val_loss_mean"]].to_numpy()
+                                                 + s[["loss_sd", "val_loss_sd"]].to_numpy())))
+    palette = sns.color_palette("colorblind", 3)
+    for ax, (model, s) in zip(axes.flat, summaries.items()):
+        epochs = s.index.to_numpy()
+        for col, label, colour in (("loss", "training", palette[0]), ("val_loss", "validation", palette[1])):
+            mean, sd = s[f"{col}_mean"].to_numpy(float), s[f"{col}_sd"].to_numpy(float)
+            if np.all(np.isnan(mean)):
+                continue
+            ax.plot(epochs, mean, color=colour, lw=2, label=f"{label} (mean)")
+            ax.fill_between(epochs, mean - sd, mean + sd, color=colour, alpha=0.25, lw=0,
+                            label=f"{label} ± 1 s.d.")
+        hist = (final_histories or {}).get(model)
+        if hist is not None and len(hist):
+            ax.plot(hist["epoch"], hist["loss"], color=palette[2], lw=1.5, ls="--",
+                    label="retrained on all profiles")
+        ax.set_title(f"{model_label(model)} ({int(s['n_folds'].max())} folds)", fontsize=12)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(LOSS_LABELS.get(model, DEFAULT_LOSS_LABEL))
+        if model != "autoencoder" and net_top > 0:
+            ax.set_ylim(0, net_top * 1.05)
+        ax.set_xlim(epochs.min(), max(epochs.max(), epochs.min() + 1))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=9, loc="best")
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.suptitle("Learning curves of the selected configurations (cross-validation)", fontsize=13)
+    fig.tight_layout()
+    _save(fig, path, dpi)
+
+
+# ----------------------------------------------------------------- Figure 3
+def plot_error_scatter(per_feature: pd.DataFrame, path, *, network: str = "pretrain_dropout",
+                       reference: str = "elastic_net", alpha: float = 0.05, dpi: int = 150) -> None:
+    """Figure 3: network error (x) against reference error (y), MAE and MAPE panels.
+
+    ``per_feature`` is :func:`radiogenomics.evaluation.evaluate`'s table. A feature above
+    the diagonal has lower error with the network; stars mark adjusted p < ``alpha``.
+    """
+    needed = {"model", "feature", "mae", "mape", "p_mae_adjusted", "p_mape_adjusted"}
+    missing = sorted(needed - set(per_feature.columns))
+    if missing:
+        raise RadiogenomicsError(f"per-feature table: missing column(s) {missing}")
+    models = set(per_feature["model"])
+    for m in (network, reference):
+        if m not in models:
+            raise RadiogenomicsError(f"per-feature table: no rows for model {m!r} (have {sorted(models)})")
+    net = per_feature[per_feature["model"] == network].set_index("feature")
+    ref = per_feature[per_feature["model"] == reference].set_index("feature").loc[net.index]
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.6))
+    regions = [names.split_feature(f)[0] if _is_feature(f) else "other" for f in net.index]
+    palette = dict(zip(["enhancing", "edema", "other"], sns.color_palette("colorblind", 3)))
+    panels = (("mae", "p_mae_adjusted", "MAE (scaled units: fraction of cohort maximum)"),
+              ("mape", "p_mape_adjusted", "MAPE (%)"))
+    for ax, (metric, pcol, unit) in zip(axes, panels):
+        x = net[metric].to_numpy(float)
+        y = ref[metric].to_numpy(float)
+        sig = (net[pcol].to_numpy(float) < alpha)
+        finite = np.isfinite(x) & np.isfinite(y)
+        hi = float(np.nanmax(np.concatenate([x[finite], y[finite]]))) if finite.any() else 1.0
+        lo = 0.0
+        hi = hi * 1.08 if hi > 0 else 1.0
+        ax.fill_between([lo, hi], [lo, hi], [hi, hi], color="0.92", zorder=0)
+        ax.plot([lo, hi], [lo, hi], color="0.3", lw=1.2, ls="--", zorder=1, label="equal error")
+        ax.text(lo + 0.04 * (hi - lo), hi - 0.05 * (hi - lo), "network better", fontsize=9,
+                va="top", color="0.35")
+        ax.text(hi - 0.04 * (hi - lo), lo + 0.04 * (hi - lo), "elastic net better", fontsize=9,
+                ha="right", color="0.35")
+        for region in dict.fromkeys(regions):
+            idx = np.array([r == region for r in regions]) & finite
+            for is_sig, marker, size in ((False, "o", 60), (True, "*", 260)):
+                sel = idx & (sig == is_sig)
+                if not sel.any():
+                    continue
+                label = f"{region}" + (" (adjusted p < %g)" % alpha if is_sig else "")
+                ax.scatter(x[sel], y[sel], s=size, marker=marker, color=palette[region],
+                           edgecolor="black" if is_sig else "white", linewidth=0.8, zorder=3, label=label)
+        _label_points(ax, [short_label(f) for f in net.index[sig & finite]],
+                      x[sig & finite], y[sig & finite], lo, hi)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"{model_label(network)}\n{unit}")
+        ax.set_ylabel(f"{model_label(reference)}\n{unit}")
+        ax.set_title(f"{metric.upper()} per image feature ({len(net)} features)", fontsize=12)
+    # one legend for both panels, below them, so that it never hides a dot
+    legend = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend.keys()), loc="lower center", ncol=3, fontsize=9,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    _save(fig, path, dpi)
+
+
+def _label_points(ax, labels, x, y, lo, hi) -> None:
+    """Label points to their right, nudged vertically so that labels do not overlap."""
+    gap = 0.045 * (hi - lo)
+    order = np.argsort(-np.asarray(y, float))
+    last = np.inf
+    for i in order:
+        ty = min(float(y[i]), last - gap)
+        last = ty
+        tx = float(x[i]) + 0.05 * (hi - lo)
+        ha = "left"
+        if tx > lo + 0.7 * (hi - lo):  # near the right edge: put the label on the left
+            tx, ha = float(x[i]) - 0.05 * (hi - lo), "right"
+        ax.annotate(labels[i], (x[i], y[i]), xytext=(tx, ty), textcoords="data", fontsize=9,
+                    ha=ha, va="center", zorder=4,
+                    arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.6})
+
+
+def _is_feature(name) -> bool:
+    try:
+        names.split_feature(name)
+        return True
+    except ValueError:
+        return False
+
+
+def _save(fig, path, dpi: int) -> None:
+    try:
+        with io.atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        plt.close(fig)

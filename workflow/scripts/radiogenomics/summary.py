@@ -1,0 +1,413 @@
+"""This run's Tables 2-4 beside the paper's published numbers (Markdown and HTML).
+
+The published numbers below are copied from Smedley & Hsu, "Using deep neural
+networks for radiogenomic analysis", Proc IEEE Int Symp Biomed Imaging 2018:1529-1533,
+doi:10.1109/ISBI.2018.8363864 (author manuscript PMC6081189): Table 2 (overall
+performance), Table 3 (MAE in original units, with the measured min/max/mean) and
+Table 4 (MAPE), §3.1 (selected hyperparameters and final losses) and §2.1 (cohort).
+The significance markers of Tables 3 and 4 did not survive in the manuscript text;
+the features the paper calls significant (adjusted p < 0.05, network with pre-training
+and dropout vs linear regression) are taken from §3.2 and §3.3.
+
+Every cell of the comparison tables reads ``this run (paper)``; ``*`` marks an adjusted
+Wilcoxon p-value < 0.05 against the elastic net.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import pandas as pd
+
+from . import names
+
+PAPER_REFERENCE = (
+    "Smedley NF, Hsu W. Using deep neural networks for radiogenomic analysis. "
+    "Proc IEEE Int Symp Biomed Imaging. 2018:1529-1533. doi:10.1109/ISBI.2018.8363864 "
+    "(PMC6081189)"
+)
+
+#: Models in the paper's column order, and their column heads.
+MODELS = ("scratch", "pretrain", "pretrain_dropout", "elastic_net")
+NETWORKS = MODELS[:-1]
+HEADS = {
+    "scratch": "NN, no pre-train",
+    "pretrain": "NN, pre-train",
+    "pretrain_dropout": "NN, pre-train + dropout",
+    "elastic_net": "linear regression (elastic net)",
+}
+
+#: Paper Table 2 (models: no / yes / yes+drop pre-training, linear regression).
+PAPER_TABLE2 = pd.DataFrame(
+    {
+        "mean_mae": [0.1427, 0.1455, 0.1342, 0.1456],
+        "mean_mape": [68.32, 69.47, 52.53, 69.51],
+        "n_lower_mae": [11, 10, 16, np.nan],
+        "pct_lower_mae": [55.0, 50.0, 80.0, np.nan],
+        "n_lower_mape": [8, 7, 20, np.nan],
+        "pct_lower_mape": [40.0, 35.0, 100.0, np.nan],
+    },
+    index=pd.Index(MODELS, name="model"),
+)
+
+_T3 = """
+enhancing_volume                16.8    17.2    16.3    16.2    1.0     111.2   29.3
+enhancing_surface_area          66.7    70.4    61.9    70.2    7.5     509.4   120.7
+enhancing_sa_v_ratio            0.136   0.141   0.130   0.140   0.218   1.214   0.456
+enhancing_sphericity            0.134   0.132   0.124   0.133   0.128   0.851   0.434
+enhancing_spherical_disproportion 0.81  0.83    0.72    0.78    1.17    7.82    2.63
+enhancing_max_diameter          14.2    14.7    13.2    14.4    20.3    97.7    57.6
+enhancing_major_axis            15.4    15.9    13.8    17.4    17.1    101.3   54.9
+enhancing_minor_axis            11.5    11.9    10.6    10.4    11.9    61.5    34.8
+enhancing_compactness1          0.0072  0.0071  0.0066  0.0075  0.0024  0.0417  0.0159
+enhancing_compactness2          0.090   0.092   0.082   0.098   0.002   0.617   0.114
+edema_volume                    37.6    38.3    37.1    44.6    4.9     196.1   69.8
+edema_surface_area              87.9    93.7    86.7    95.5    29.0    744.0   224.4
+edema_sa_v_ratio                0.142   0.145   0.128   0.127   0.145   0.828   0.387
+edema_sphericity                0.089   0.085   0.087   0.090   0.179   0.700   0.370
+edema_spherical_disproportion   0.76    0.78    0.69    0.82    1.43    5.58    2.93
+edema_max_diameter              16.5    16.9    15.3    16.3    36.6    123.1   88.3
+edema_major_axis                16.5    17.6    16.0    16.3    33.0    129.8   86.6
+edema_minor_axis                11.9    12.3    11.4    11.9    14.2    86.5    42.2
+edema_compactness1              0.00421 0.00416 0.00419 0.00417 0.00402 0.03105 0.0123
+edema_compactness2              0.0407  0.0392  0.0388  0.0400  0.0058  0.3426  0.063
+"""
+
+_T4 = """
+enhancing_volume                  154.9 156.6 104.2 141.9
+enhancing_surface_area            122.0 131.1 88.1  114.4
+enhancing_sa_v_ratio              31.0  32.6  28.6  32.3
+enhancing_sphericity              37.3  37.0  31.5  36.0
+enhancing_spherical_disproportion 33.2  35.2  27.1  32.3
+enhancing_max_diameter            30.7  32.2  26.2  29.4
+enhancing_major_axis              36.5  37.7  30.6  39.1
+enhancing_minor_axis              45.2  44.6  36.8  38.6
+enhancing_compactness1            66.3  64.6  51.9  64.3
+enhancing_compactness2            273.3 269.8 163.5 305.1
+edema_volume                      114.7 120.7 96.5  129.9
+edema_surface_area                66.4  70.6  59.0  67.6
+edema_sa_v_ratio                  42.0  43.8  33.8  37.4
+edema_sphericity                  27.4  26.3  25.9  27.3
+edema_spherical_disproportion     27.8  28.7  23.2  29.5
+edema_max_diameter                22.7  23.4  19.9  21.6
+edema_major_axis                  24.7  26.5  22.9  23.4
+edema_minor_axis                  36.0  37.9  32.1  34.8
+edema_compactness1                43.3  42.7  40.8  43.4
+edema_compactness2                131.1 127.3 108.0 141.9
+"""
+
+
+def _parse(text: str, columns, as_text: bool = False) -> pd.DataFrame:
+    rows = [line.split() for line in text.strip().splitlines()]
+    frame = pd.DataFrame([[v if as_text else float(v) for v in r[1:]] for r in rows],
+                         index=[r[0] for r in rows], columns=list(columns))
+    frame.index.name = "feature"
+    return frame
+
+
+#: Paper Table 3: MAE in original units per feature and model, measured min/max/mean.
+PAPER_TABLE3 = _parse(_T3, [*(f"mae_{m}" for m in MODELS), "measured_min", "measured_max", "measured_mean"])
+#: Paper Table 4: MAPE (%) per feature and model.
+PAPER_TABLE4 = _parse(_T4, [f"mape_{m}" for m in MODELS])
+#: The same, as printed in the paper (shown verbatim beside this run's numbers).
+PAPER_TABLE3_TEXT = _parse(_T3, PAPER_TABLE3.columns, as_text=True)
+PAPER_TABLE4_TEXT = _parse(_T4, PAPER_TABLE4.columns, as_text=True)
+#: Features with adjusted p < 0.05 (pre-training + dropout vs linear regression), §3.2/§3.3.
+PAPER_SIGNIFICANT_MAE = frozenset({"enhancing_major_axis"})
+PAPER_SIGNIFICANT_MAPE = frozenset({"enhancing_major_axis", "enhancing_compactness2", "edema_volume"})
+#: §3.1: mean final training and validation losses over the folds (MAE; the
+#: autoencoder's is its MSE after retraining on all profiles).
+PAPER_LOSSES = {
+    "scratch": {"loss": 0.021, "val_loss": 0.143},
+    "pretrain": {"loss": 0.022, "val_loss": 0.146},
+    "pretrain_dropout": {"loss": 0.107, "val_loss": 0.134},
+    "autoencoder": {"retrained_loss": 0.014},
+}
+#: §3.1: selected hyperparameters.
+PAPER_SELECTED = {
+    "autoencoder": {"activation": "tanh", "learning_rate": 0.2, "decay": 1e-5},
+    "dnn": {"learning_rate": 0.3, "decay": 5e-5},
+}
+#: §2.1: cohort.
+PAPER_COHORT = {"expression_patients": 528, "genes": 12042, "supervised_patients": 109}
+
+
+# ------------------------------------------------------------------ formatting
+def fmt(value, kind: str = "sig") -> str:
+    """Format a number the way the paper's tables do (``sig``: 3 significant digits)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
+        return "–"
+    value = float(value)
+    if kind == "int":
+        return f"{int(round(value))}"
+    if kind == "mae":
+        return f"{value:.4f}"
+    if kind == "mape":
+        return f"{value:.2f}"
+    if kind == "mape1":
+        return f"{value:.1f}"
+    if kind == "pct":
+        return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return f"{value:.1f}"
+    text = f"{value:#.3g}"
+    return text[:-1] if text.endswith(".") else text
+
+
+def cell(run: str, paper: str | None) -> str:
+    return run if paper is None else f"{run} ({paper})"
+
+
+def _model_cols(frame: pd.DataFrame, prefix: str) -> list[str]:
+    return [c[len(prefix):] for c in frame.columns if c.startswith(prefix)]
+
+
+def feature_row_label(feature: str, unit: str | None = None) -> str:
+    try:
+        region, shape = names.split_feature(feature)
+    except ValueError:
+        return feature
+    if unit is None or (isinstance(unit, float) and math.isnan(unit)):
+        unit = names.UNITS[shape]
+    return f"{region} {names.LABELS[shape]}" + (f" ({unit})" if unit else "")
+
+
+def table2_display(table2: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
+    """The paper's Table 2 layout: rows are the measures, columns the models."""
+    models = list(table2.index)
+    paper = PAPER_TABLE2 if with_paper else None
+    rows = {}
+
+    def get(frame, m, col):
+        return frame.loc[m, col] if frame is not None and m in frame.index else None
+
+    def pv(m, col, kind):
+        v = get(paper, m, col)
+        return None if paper is None or m not in paper.index else fmt(v, kind)
+
+    rows["average MAE"] = [cell(fmt(table2.loc[m, "mean_mae"], "mae"), pv(m, "mean_mae", "mae")) for m in models]
+    rows["average MAPE (%)"] = [cell(fmt(table2.loc[m, "mean_mape"], "mape"), pv(m, "mean_mape", "mape"))
+                                for m in models]
+    for metric in ("mae", "mape"):
+        vals = []
+        for m in models:
+            n = table2.loc[m, f"n_lower_{metric}"]
+            if pd.isna(n):
+                vals.append("reference")
+                continue
+            run = f"{int(n)} ({fmt(table2.loc[m, f'pct_lower_{metric}'], 'pct')}%)"
+            pn = get(paper, m, f"n_lower_{metric}")
+            ppaper = None if paper is None or pn is None or pd.isna(pn) else \
+                f"{int(pn)} ({fmt(get(paper, m, f'pct_lower_{metric}'), 'pct')}%)"
+            vals.append(run if ppaper is None else f"{run} [paper {ppaper}]")
+        rows[f"features with lower {metric.upper()}"] = vals
+    for metric in ("mae", "mape"):
+        col = f"n_significant_{metric}"
+        if col in table2.columns:
+            rows[f"features significantly different, {metric.upper()}"] = [
+                "reference" if pd.isna(table2.loc[m, col]) else str(int(table2.loc[m, col])) for m in models]
+        col = f"n_best_{metric}"
+        if col in table2.columns:
+            rows[f"features with the lowest {metric.upper()} of all models"] = [
+                str(int(table2.loc[m, col])) for m in models]
+    out = pd.DataFrame(rows, index=[HEADS.get(m, m) for m in models]).T
+    out.index.name = "measure"
+    return out
+
+
+def _feature_table_display(table: pd.DataFrame, prefix: str, paper: pd.DataFrame | None,
+                           paper_sig: frozenset, kind: str, extra: dict) -> pd.DataFrame:
+    models = _model_cols(table, prefix)
+    out = pd.DataFrame(index=table.index)
+    out.insert(0, "feature", [feature_row_label(f, table.loc[f, "unit"] if "unit" in table.columns else None)
+                              for f in table.index])
+    for m in models:
+        sig_col = f"significant_{m}"
+        vals = []
+        for f in table.index:
+            run = fmt(table.loc[f, f"{prefix}{m}"], kind)
+            if sig_col in table.columns and bool(table.loc[f, sig_col]):
+                run += "*"
+            pap = None
+            if paper is not None and f in paper.index and f"{prefix}{m}" in paper.columns:
+                pap = str(paper.loc[f, f"{prefix}{m}"])
+                if m == "pretrain_dropout" and f in paper_sig:
+                    pap += "*"
+            vals.append(cell(run, pap))
+        out[HEADS.get(m, m)] = vals
+    for col, head in extra.items():
+        if col in table.columns:
+            vals = []
+            for f in table.index:
+                pap = None
+                if paper is not None and f in paper.index and col in paper.columns:
+                    pap = str(paper.loc[f, col])
+                vals.append(cell(fmt(table.loc[f, col], "int" if col.startswith("n_") else kind), pap))
+            out[head] = vals
+    out.index.name = None
+    return out.reset_index(drop=True)
+
+
+def table3_display(table3: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
+    """Table 3 layout: MAE in original units per feature and model, measured min/max/mean."""
+    return _feature_table_display(
+        table3, "mae_", PAPER_TABLE3_TEXT if with_paper else None, PAPER_SIGNIFICANT_MAE, "sig",
+        {"measured_min": "measured min", "measured_max": "measured max", "measured_mean": "measured mean"})
+
+
+def table4_display(table4: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
+    """Table 4 layout: MAPE (%) per feature and model (and patients left out for y = 0)."""
+    return _feature_table_display(
+        table4, "mape_", PAPER_TABLE4_TEXT if with_paper else None, PAPER_SIGNIFICANT_MAPE, "mape1",
+        {"n_patients": "patients in MAPE", "n_zero_excluded": "left out (measured 0)"})
+
+
+def losses_display(losses: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
+    """§3.1's final losses: mean over folds of the last epoch's training/validation loss."""
+    rows = []
+    for m in losses.index:
+        paper = PAPER_LOSSES.get(m, {}) if with_paper else {}
+        rows.append({
+            "model": HEADS.get(m, m),
+            "loss": losses.loc[m, "loss_function"] if "loss_function" in losses.columns else "",
+            "folds": fmt(losses.loc[m, "n_folds"], "int"),
+            "epochs": fmt(losses.loc[m, "epochs"], "int"),
+            "training loss (final epoch)": cell(f"{fmt(losses.loc[m, 'loss'])} ± {fmt(losses.loc[m, 'loss_sd'])}",
+                                               f"{paper['loss']:g}" if "loss" in paper else None),
+            "validation loss (final epoch)": cell(
+                f"{fmt(losses.loc[m, 'val_loss'])} ± {fmt(losses.loc[m, 'val_loss_sd'])}",
+                f"{paper['val_loss']:g}" if "val_loss" in paper else None),
+            "retrained on all data": cell(fmt(losses.loc[m, "retrained_loss"]) if "retrained_loss" in losses.columns
+                                          else "–",
+                                          f"{paper['retrained_loss']:g}" if "retrained_loss" in paper else None),
+        })
+    return pd.DataFrame(rows)
+
+
+def selected_display(ae_selected: dict, dnn_selected: dict, with_paper: bool = True) -> pd.DataFrame:
+    """Selected hyperparameters of the autoencoder and the network (§3.1)."""
+    rows = []
+    for model, sel, keys in (("autoencoder", ae_selected, ("activation", "learning_rate", "decay")),
+                             ("dnn", dnn_selected, ("learning_rate", "decay"))):
+        paper = PAPER_SELECTED[model] if with_paper else {}
+        for key in keys:
+            value = sel.get(key, "–") if sel else "–"
+            value = value if isinstance(value, str) else f"{float(value):g}"
+            pap = paper.get(key)
+            pap = None if pap is None else (pap if isinstance(pap, str) else f"{pap:g}")
+            rows.append({"model": "autoencoder" if model == "autoencoder" else
+                         "radiogenomic network (pre-training + dropout; shared by all networks)",
+                         "hyperparameter": key, "selected": cell(value, pap)})
+        if sel and "mean_val_loss" in sel:
+            rows.append({"model": rows[-1]["model"], "hyperparameter": "mean validation loss over folds",
+                         "selected": fmt(sel["mean_val_loss"])})
+    return pd.DataFrame(rows)
+
+
+def cohort_display(patients: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
+    """Counts of the cohort table's boolean columns (patients.tsv)."""
+    rows = [{"patients": "in the cohort table", "count": str(len(patients))}]
+    paper = {"has_expression": PAPER_COHORT["expression_patients"],
+             "supervised": PAPER_COHORT["supervised_patients"]} if with_paper else {}
+    for col, label in (("has_expression", "with expression"), ("has_segmentation", "with a segmentation"),
+                       ("has_features", "with all 20 features"), ("supervised", "supervised (expression + features)")):
+        if col in patients.columns:
+            n = int(_as_bool(patients[col]).sum())
+            rows.append({"patients": label, "count": cell(str(n), str(paper[col]) if col in paper else None)})
+    return pd.DataFrame(rows)
+
+
+def _as_bool(series: pd.Series) -> pd.Series:
+    if series.dtype == bool:
+        return series
+    return series.astype(str).str.strip().str.lower().isin({"true", "1", "yes"})
+
+
+# ------------------------------------------------------------------ Markdown
+def markdown_table(frame: pd.DataFrame, index: bool = False) -> str:
+    """A GitHub-flavoured Markdown table (no external dependency)."""
+    frame = frame.reset_index() if index else frame
+    def esc(v):
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    head = "| " + " | ".join(esc(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(esc(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def summary_markdown(tables: dict, *, losses: pd.DataFrame | None = None, ae_selected: dict | None = None,
+                     dnn_selected: dict | None = None, patients: pd.DataFrame | None = None,
+                     title: str = "Radiogenomics: reproduction summary", demo: bool = False) -> str:
+    """``results/summary.md``: this run's Tables 2-4 beside the paper's numbers."""
+    parts = [f"# {title}", ""]
+    parts += [
+        f"Paper: {PAPER_REFERENCE}.", "",
+        "Each cell reads **this run (paper)**. `*` marks a Bonferroni-adjusted paired Wilcoxon "
+        "p < 0.05 against the elastic net (for the paper: the features §3.2-3.3 name, network "
+        "with pre-training and dropout only). Full-precision numbers are in "
+        "`results/evaluation/*.tsv`.", "",
+    ]
+    if demo:
+        parts += ["> **Demo run**: a small generated cohort, not TCGA/BraTS. The paper's numbers are "
+                  "shown for layout only; they are not expected to match.", ""]
+    if patients is not None:
+        parts += ["## Cohort", "", markdown_table(cohort_display(patients)), ""]
+    if ae_selected is not None or dnn_selected is not None:
+        parts += ["## Selected hyperparameters (§3.1)", "",
+                  markdown_table(selected_display(ae_selected or {}, dnn_selected or {})), ""]
+    if losses is not None:
+        parts += ["## Final losses of the selected configurations (§3.1, Figure 2)", "",
+                  "Mean ± s.d. over the cross-validation folds at the last epoch.", "",
+                  markdown_table(losses_display(losses)), ""]
+    parts += ["## Table 2. Overall performance", "",
+              "Average over the 20 features; features with lower error than the elastic net "
+              "(this run [paper]).", "",
+              markdown_table(table2_display(tables["table2"]), index=True), ""]
+    parts += ["## Table 3. MAE in original units", "",
+              markdown_table(table3_display(tables["table3"])), ""]
+    parts += ["## Table 4. MAPE (%)", "",
+              markdown_table(table4_display(tables["table4"])), ""]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------- HTML
+_CSS = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; font-size: 14px;
+       margin: 1em; color: #222; }
+h1 { font-size: 1.3em; } h2 { font-size: 1.1em; margin-top: 1.4em; }
+table { border-collapse: collapse; margin: 0.5em 0 1em 0; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; white-space: nowrap; }
+th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+p.note { color: #555; max-width: 60em; }
+"""
+
+
+def frame_html(frame: pd.DataFrame, index: bool = False) -> str:
+    return frame.to_html(index=index, escape=True, border=0, na_rep="–")
+
+
+def html_page(title: str, sections, notes: str | None = None) -> str:
+    """A self-contained HTML page: ``sections`` is a list of (heading, frame or raw HTML)."""
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    if notes:
+        body.append(f"<p class='note'>{html.escape(notes)}</p>")
+    for heading, content in sections:
+        if heading:
+            body.append(f"<h2>{html.escape(heading)}</h2>")
+        if isinstance(content, pd.DataFrame):
+            frame = content.reset_index() if content.index.name is not None else content
+            body.append(frame_html(frame, index=False))
+        else:
+            body.append(str(content))
+    return ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n<body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+CELL_NOTE = ("Each cell: this run (paper). * = Bonferroni-adjusted paired Wilcoxon p < 0.05 against "
+             "the elastic net (paper: network with pre-training and dropout, as named in §3.2-3.3). "
+             "Paper: " + PAPER_REFERENCE + ".")
