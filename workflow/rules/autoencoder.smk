@@ -3,59 +3,7 @@
 # profiles. Output paths name the hyperparameters, so adding a grid value adds only that
 # configuration's jobs; the params below list every config value a job uses, so changing
 # e.g. autoencoder.epochs reruns training (and what depends on it) only.
-
-
-def _ae_grid():
-    """[(config name, {activation, learning_rate, decay})] in ae_configs() order."""
-    g = config["autoencoder"]["grid"]
-    return [
-        (f"{act}_lr{num(lr)}_decay{num(decay)}",
-         {"activation": act, "learning_rate": float(lr), "decay": float(decay)})
-        for act in g["activation"]
-        for lr in g["learning_rate"]
-        for decay in g["decay"]
-    ]
-
-
-def _ae_training_params():
-    ae = config["autoencoder"]
-    return {
-        "seed": SEED,
-        "hidden": [int(h) for h in ae["hidden"]],
-        "output_activation": ae["output_activation"],
-        "momentum": float(ae["momentum"]),
-        "batch_size": int(ae["batch_size"]),
-        "epochs": int(ae["epochs"]),
-        "gpu_slots_dir": config["training"]["gpu_slots_dir"],
-    }
-
-
-def _ae_selected_histories(wildcards):
-    """The selected configuration's fold histories (waits for the selection checkpoint).
-
-    The retraining depends on these, not on selected.json itself, so re-running the
-    selection (e.g. after adding a grid value) retrains only when the choice changes:
-    the chosen hyperparameters are params (rerun trigger), not an input file's mtime.
-    """
-    selected = checkpoints.autoencoder_select.get().output.selected
-    name = read_selected(selected)["config"]
-    return [f"results/autoencoder/cv/{name}/fold{k}/history.tsv" for k in FOLDS]
-
-
-def _ae_selected(key):
-    """Params function: a value of results/autoencoder/selected.json (None before it exists)."""
-    return lambda wildcards: read_selected("results/autoencoder/selected.json").get(key)
-
-
-def read_selected(path):
-    """The selected.json of a selection checkpoint as a dict ({} when not written yet)."""
-    import json
-
-    try:
-        with open(path) as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        return {}
+# Input functions and helpers: workflow/rules/common.smk.
 
 
 rule autoencoder_cv:
@@ -79,6 +27,8 @@ rule autoencoder_cv:
     threads: config["training"]["threads"]
     resources:
         **training_resources("autoencoder"),
+    conda:
+        "../envs/tensorflow.yaml"
     script:
         "../scripts/train_autoencoder.py"
 
@@ -100,6 +50,8 @@ checkpoint autoencoder_select:
         jobs=[(name, k) for name, _ in _ae_grid() for k in FOLDS],
         hyperparameters=dict(_ae_grid()),
         n_folds=len(FOLDS),
+    conda:
+        "../envs/core.yaml"
     script:
         "../scripts/select_hyperparameters.py"
 
@@ -128,6 +80,8 @@ rule autoencoder_final:
     threads: config["training"]["threads"]
     resources:
         **training_resources("autoencoder"),
+    conda:
+        "../envs/tensorflow.yaml"
     script:
         "../scripts/train_autoencoder.py"
 

@@ -26,6 +26,8 @@ rule baseline_fit:
         # paper size (109 x 12,042, 21 x 4000 grid): a few minutes, < 2 GB
         mem_mb=4000,
         runtime=60,
+    conda:
+        "../envs/core.yaml"
     script:
         "../scripts/fit_baseline.py"
 
@@ -41,6 +43,8 @@ rule baseline_collect:
         features=FEATURES,
     log:
         "results/logs/baseline_collect/baseline_collect.log",
+    conda:
+        "../envs/core.yaml"
     script:
         "../scripts/collect_baseline.py"
 

@@ -11,9 +11,11 @@ from pathlib import Path
 _PKG_DIR = str(Path(workflow.basedir) / "scripts")
 if _PKG_DIR not in sys.path:
     sys.path.insert(0, _PKG_DIR)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (_PKG_DIR, os.environ.get("PYTHONPATH", "")) if p
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (_PKG_DIR, os.environ.get("PYTHONPATH", "")) if p)
 )
+
+from snakemake import __version__ as _SNAKEMAKE_VERSION
 
 from radiogenomics import configuration as _configuration
 from radiogenomics.errors import RadiogenomicsError
@@ -115,3 +117,112 @@ def training_resources(kind):
     steps = section["epochs"] * (patients // section["batch_size"] + 1)
     runtime = max(10, int(steps * params * 6 / 0.5e9 / 60) + 5)
     return {"mem_mb": mem_mb, "runtime": runtime, "gpu": 1}
+
+
+# ---- autoencoder (input functions and helpers of autoencoder.smk) ----
+
+
+def _ae_grid():
+    """[(config name, {activation, learning_rate, decay})] in ae_configs() order."""
+    g = config["autoencoder"]["grid"]
+    return [
+        (f"{act}_lr{num(lr)}_decay{num(decay)}",
+         {"activation": act, "learning_rate": float(lr), "decay": float(decay)})
+        for act in g["activation"]
+        for lr in g["learning_rate"]
+        for decay in g["decay"]
+    ]
+
+def _ae_training_params():
+    ae = config["autoencoder"]
+    return {
+        "seed": SEED,
+        "hidden": [int(h) for h in ae["hidden"]],
+        "output_activation": ae["output_activation"],
+        "momentum": float(ae["momentum"]),
+        "batch_size": int(ae["batch_size"]),
+        "epochs": int(ae["epochs"]),
+    }
+
+def _ae_selected_histories(wildcards):
+    """The selected configuration's fold histories (waits for the selection checkpoint).
+
+    The retraining depends on these, not on selected.json itself, so re-running the
+    selection (e.g. after adding a grid value) retrains only when the choice changes:
+    the chosen hyperparameters are params (rerun trigger), not an input file's mtime.
+    """
+    selected = checkpoints.autoencoder_select.get().output.selected
+    name = read_selected(selected)["config"]
+    return [f"results/autoencoder/cv/{name}/fold{k}/history.tsv" for k in FOLDS]
+
+def _ae_selected(key):
+    """Params function: a value of results/autoencoder/selected.json (None before it exists)."""
+    return lambda wildcards: read_selected("results/autoencoder/selected.json").get(key)
+
+def read_selected(path):
+    """The selected.json of a selection checkpoint as a dict ({} when not written yet)."""
+    import json
+
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return {}
+
+
+# ---- dnn (input functions and helpers of dnn.smk) ----
+
+
+def _dnn_grid():
+    """[(config name, {learning_rate, decay})] in dnn_configs() order."""
+    g = config["dnn"]["grid"]
+    return [
+        (f"lr{num(lr)}_decay{num(decay)}", {"learning_rate": float(lr), "decay": float(decay)})
+        for lr in g["learning_rate"]
+        for decay in g["decay"]
+    ]
+
+def _dnn_training_params():
+    dnn = config["dnn"]
+    return {
+        "seed": SEED,
+        "ae_hidden": [int(h) for h in config["autoencoder"]["hidden"]],
+        "hidden4": int(dnn["hidden4"]),
+        "nonneg": dnn["nonneg"],
+        "momentum": float(dnn["momentum"]),
+        "batch_size": int(dnn["batch_size"]),
+        "epochs": int(dnn["epochs"]),
+    }
+
+_DNN_DATA = {
+    "expression": "results/expression/expression.tsv",
+    "features": "results/features/features_scaled.tsv",
+    "folds": "results/cohort/folds.tsv",
+}
+
+def _comparison_inputs(wildcards):
+    """Data, the selected grid configuration's fold histories (after the selection
+    checkpoint; not selected.json itself, so an unchanged choice reruns nothing), and the
+    autoencoder for the pre-trained variant."""
+    selected = checkpoints.dnn_select.get().output.selected
+    name = read_selected(selected)["config"]
+    inputs = dict(_DNN_DATA, histories=[f"results/dnn/pretrain_dropout/{name}/fold{k}/history.tsv" for k in FOLDS])
+    if wildcards.variant == "pretrain":
+        inputs["autoencoder"] = "results/autoencoder/final/model.keras"
+    return inputs
+
+def _collect_jobs(variant):
+    if variant == "pretrain_dropout":
+        return [(name, k, f"results/dnn/pretrain_dropout/{name}/fold{k}") for name, _ in _dnn_grid() for k in FOLDS]
+    return [("selected", k, f"results/dnn/{variant}/selected/fold{k}") for k in FOLDS]
+
+
+# ---- evaluation (input functions and helpers of evaluation.smk) ----
+
+
+EVAL_REFERENCE = "elastic_net"
+
+EVAL_NETWORK = "pretrain_dropout"  # the network of Figure 3 (the grid-searched one)
+
+def _report_dpi():
+    return int(config["report"]["figure_dpi"])

@@ -3,37 +3,7 @@
 # final-epoch validation MAE, the two comparison networks with the selected
 # hyperparameters, and per variant the out-of-fold predictions and learning curves.
 # No model file is kept per CV fold.
-
-
-def _dnn_grid():
-    """[(config name, {learning_rate, decay})] in dnn_configs() order."""
-    g = config["dnn"]["grid"]
-    return [
-        (f"lr{num(lr)}_decay{num(decay)}", {"learning_rate": float(lr), "decay": float(decay)})
-        for lr in g["learning_rate"]
-        for decay in g["decay"]
-    ]
-
-
-def _dnn_training_params():
-    dnn = config["dnn"]
-    return {
-        "seed": SEED,
-        "ae_hidden": [int(h) for h in config["autoencoder"]["hidden"]],
-        "hidden4": int(dnn["hidden4"]),
-        "nonneg": dnn["nonneg"],
-        "momentum": float(dnn["momentum"]),
-        "batch_size": int(dnn["batch_size"]),
-        "epochs": int(dnn["epochs"]),
-        "gpu_slots_dir": config["training"]["gpu_slots_dir"],
-    }
-
-
-_DNN_DATA = {
-    "expression": "results/expression/expression.tsv",
-    "features": "results/features/features_scaled.tsv",
-    "folds": "results/cohort/folds.tsv",
-}
+# Input functions and helpers: workflow/rules/common.smk.
 
 
 rule dnn_cv:
@@ -60,6 +30,8 @@ rule dnn_cv:
     threads: config["training"]["threads"]
     resources:
         **training_resources("dnn"),
+    conda:
+        "../envs/tensorflow.yaml"
     script:
         "../scripts/train_dnn.py"
 
@@ -81,20 +53,10 @@ checkpoint dnn_select:
         jobs=[(name, k) for name, _ in _dnn_grid() for k in FOLDS],
         hyperparameters=dict(_dnn_grid()),
         n_folds=len(FOLDS),
+    conda:
+        "../envs/core.yaml"
     script:
         "../scripts/select_hyperparameters.py"
-
-
-def _comparison_inputs(wildcards):
-    """Data, the selected grid configuration's fold histories (after the selection
-    checkpoint; not selected.json itself, so an unchanged choice reruns nothing), and the
-    autoencoder for the pre-trained variant."""
-    selected = checkpoints.dnn_select.get().output.selected
-    name = read_selected(selected)["config"]
-    inputs = dict(_DNN_DATA, histories=[f"results/dnn/pretrain_dropout/{name}/fold{k}/history.tsv" for k in FOLDS])
-    if wildcards.variant == "pretrain":
-        inputs["autoencoder"] = "results/autoencoder/final/model.keras"
-    return inputs
 
 
 rule dnn_compare:
@@ -123,14 +85,10 @@ rule dnn_compare:
     threads: config["training"]["threads"]
     resources:
         **training_resources("dnn"),
+    conda:
+        "../envs/tensorflow.yaml"
     script:
         "../scripts/train_dnn.py"
-
-
-def _collect_jobs(variant):
-    if variant == "pretrain_dropout":
-        return [(name, k, f"results/dnn/pretrain_dropout/{name}/fold{k}") for name, _ in _dnn_grid() for k in FOLDS]
-    return [("selected", k, f"results/dnn/{variant}/selected/fold{k}") for k in FOLDS]
 
 
 rule dnn_collect:
@@ -150,6 +108,8 @@ rule dnn_collect:
     params:
         variant=lambda w: w.variant,
         jobs=lambda w: [(name, k) for name, k, _ in _collect_jobs(w.variant)],
+    conda:
+        "../envs/core.yaml"
     script:
         "../scripts/collect_dnn.py"
 

@@ -4,15 +4,7 @@
 # Every output shown in the report is flagged with report(...) and a caption in
 # workflow/report/; all of them are in ALL_TARGETS so that the report (built from the
 # default target's jobs) contains them.
-
-from snakemake import __version__ as _SNAKEMAKE_VERSION
-
-EVAL_REFERENCE = "elastic_net"
-EVAL_NETWORK = "pretrain_dropout"  # the network of Figure 3 (the grid-searched one)
-
-
-def _report_dpi():
-    return int(config["report"]["figure_dpi"])
+# Input functions and helpers: workflow/rules/common.smk.
 
 
 rule evaluate:

@@ -25,6 +25,8 @@ rule patient_features:
     resources:
         mem_mb=1500,
         runtime=10,
+    conda:
+        "../envs/imaging.yaml"
     script:
         "../scripts/extract_features.py"
 
@@ -45,6 +47,8 @@ rule collect_features:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/imaging.yaml"
     script:
         "../scripts/collect_features.py"
 

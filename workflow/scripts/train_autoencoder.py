@@ -3,7 +3,8 @@ final retraining on all profiles with the selected configuration."""
 from radiogenomics import runlog, gpu
 
 log = runlog.setup(snakemake.log[0])
-slot = gpu.claim(snakemake.params.gpu_slots_dir)  # before TensorFlow is imported
+# The slot directory is not a param: moving it must not rerun training.
+slot = gpu.claim(snakemake.config["training"]["gpu_slots_dir"])  # before TensorFlow is imported
 
 import json  # noqa: E402
 

@@ -6,7 +6,8 @@ hyperparameters, no dropout; ``scratch`` without the autoencoder's weights)."""
 from radiogenomics import runlog, gpu
 
 log = runlog.setup(snakemake.log[0])
-slot = gpu.claim(snakemake.params.gpu_slots_dir)  # before TensorFlow is imported
+# The slot directory is not a param: moving it must not rerun training.
+slot = gpu.claim(snakemake.config["training"]["gpu_slots_dir"])  # before TensorFlow is imported
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

@@ -564,7 +564,7 @@ class AMResult:
     l2: np.ndarray
 
 
-def activation_maximisation(model, lower, upper, *, l2: float = 1.0, steps: int = 200,
+def activation_maximisation(model, lower, upper, *, l2: float = 4.0, steps: int = 200,
                             learning_rate: float = 0.01, outputs=None, x0=None,
                             relative: bool = True) -> AMResult:
     """For each output k, x*_k = argmax_{lower ≤ x ≤ upper} F_k(x) - λ_k · ‖x‖²₂.
@@ -727,3 +727,172 @@ def clustermap(matrix: pd.DataFrame, path, dpi: int = 150, title: str | None = N
     with atomic_path(path) as tmp:
         grid.figure.savefig(tmp, dpi=dpi, bbox_inches="tight", format=str(path).rsplit(".", 1)[-1])
     plt.close(grid.figure)
+
+
+# --------------------------------------------------------------------------------------------
+# per-model jobs: train the selected network, then attribute (one TensorFlow process per model)
+
+
+@dataclass
+class TrainedNetwork:
+    """A retrained selected network: the Keras ``model``, its training ``history``
+    (``epoch``, ``loss``, ``val_loss``), the ``patients`` it explains (all supervised patients,
+    rows of ``x``, standardised expression), ``genes``, the ``seed`` and ``config`` name."""
+
+    model: object
+    history: pd.DataFrame
+    x: np.ndarray
+    patients: list
+    genes: pd.Index
+    seed: int
+    config: str
+
+
+def supervised_data(expression: pd.DataFrame, features: pd.DataFrame, folds: pd.Series, *,
+                    sources=("expression", "features", "folds")) -> pd.DataFrame:
+    """The supervised patients' scaled targets (``folds.index`` × 20 features), after checking
+    that every supervised patient has expression and all 20 features. ``sources``: file names
+    for the error messages."""
+    from .names import IMAGE_FEATURES
+
+    expr_src, feat_src, folds_src = sources
+    if list(features.columns) != list(IMAGE_FEATURES):
+        raise RadiogenomicsError(f"{feat_src}: expected the 20 columns {list(IMAGE_FEATURES)}")
+    for table, path in ((expression, expr_src), (features, feat_src)):
+        missing = sorted(set(folds.index) - set(table.index))
+        if missing:
+            raise RadiogenomicsError(f"{folds_src}: supervised patients missing from {path}: {missing[:5]}")
+    targets = features.loc[folds.index]
+    if targets.isna().any().any():
+        bad = list(targets.index[targets.isna().any(axis=1)][:5])
+        raise RadiogenomicsError(f"{feat_src}: supervised patients with missing features: {bad}")
+    return targets
+
+
+def train_selected_network(expression: pd.DataFrame, targets: pd.DataFrame, folds: pd.Series, chosen: dict,
+                           autoencoder, *, fold: int | None, seed: int, ae_hidden, hidden4: int, nonneg,
+                           momentum: float, batch_size: int, epochs: int, dropout: float) -> TrainedNetwork:
+    """Retrain the selected network with pre-training and dropout (the CV job's recipe, see
+    train_dnn.py / models.build_dnn / training.fit with MAE loss).
+
+    ``fold`` = k: fold k's training patients, validation on fold k, seed
+    ``seeds.derive(seed, "dnn", "pretrain_dropout", <config>, k)`` -- the CV job's seed, so on a
+    deterministic device this is the CV model. ``fold`` = None: all supervised patients, no
+    validation, seed ``derive(..., "final")``. ``autoencoder``: the trained autoencoder (Keras
+    model) whose encoder is transferred. ``chosen``: dnn/selected.json (``config``,
+    ``learning_rate``, ``decay``).
+    """
+    from . import models, seeds, training
+    from .folds import split
+
+    config_name = str(chosen["config"])
+    learning_rate, decay = float(chosen["learning_rate"]), float(chosen["decay"])
+    if fold is None:
+        train_ids, val_ids = list(folds.index), []
+        run_seed = seeds.derive(seed, "dnn", "pretrain_dropout", config_name, "final")
+    else:
+        train_ids, val_ids = split(folds, int(fold))
+        run_seed = seeds.derive(seed, "dnn", "pretrain_dropout", config_name, int(fold))
+    x = expression.loc[train_ids].to_numpy("float32")
+    y = targets.loc[train_ids].to_numpy("float32")
+    val = {}
+    if len(val_ids):
+        val = {"x_val": expression.loc[val_ids].to_numpy("float32"),
+               "y_val": targets.loc[val_ids].to_numpy("float32")}
+    log.info("network pretrain_dropout %s (%s): %d training / %d validation patients, %d genes, seed %d",
+             config_name, "final" if fold is None else f"fold {fold}", len(x), len(val_ids), x.shape[1], run_seed)
+    model, nonneg_layers = models.build_dnn(x.shape[1], models.encoder_sizes(ae_hidden), int(hidden4),
+                                            targets.shape[1], float(dropout), nonneg, run_seed)
+    log.info("transferred %s", models.transfer_encoder(autoencoder, model))
+    history = training.fit(
+        model, x, y, loss="mae", learning_rate=learning_rate, decay=decay, momentum=float(momentum),
+        batch_size=int(batch_size), epochs=int(epochs), seed=run_seed, nonneg=nonneg_layers, **val)
+    log.info("final epoch: loss %.6g, val_loss %.6g", history["loss"].iloc[-1], history["val_loss"].iloc[-1])
+    patients = list(folds.index)
+    return TrainedNetwork(model=model, history=history, x=expression.loc[patients].to_numpy("float32"),
+                          patients=patients, genes=pd.Index(expression.columns.astype(str), name="gene"),
+                          seed=run_seed, config=config_name)
+
+
+def check_against_cv(history: pd.DataFrame, cv_history: pd.DataFrame | None, cv_path) -> bool:
+    """Log whether a fold retrain reproduced its CV job (same length and final-epoch val_loss
+    to 1e-4 relative); returns True when it did. ``cv_history`` None: the CV file is missing."""
+    import math
+
+    if cv_history is None:
+        log.warning("%s not found: cannot check that the retrained model equals the CV model", cv_path)
+        return False
+    a, b = float(cv_history["val_loss"].iloc[-1]), float(history["val_loss"].iloc[-1])
+    if len(cv_history) == len(history) and math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-7):
+        log.info("final-epoch val_loss %.6g equals the CV job's (%s): same model", b, cv_path)
+        return True
+    log.warning("final-epoch val_loss %.6g differs from the CV job's %.6g (%s): the retrained model is not "
+                "the CV model (non-deterministic device or changed training code)", b, a, cv_path)
+    return False
+
+
+def ig_tables(model, x, genes, features, *, steps: int = 50, rule: str = "trapezoid",
+              patients_per_batch: int | None = None) -> dict:
+    """Integrated gradients of ``model`` for the patients ``x`` as tables (genes × features):
+    ``mean`` (signed mean IG), ``mean_abs`` (mean |IG|, the ranking score), ``mean_gradient``
+    (path-averaged gradient, its sign = direction) and ``completeness`` (per feature, see
+    :meth:`IGResult.completeness_table`). See :func:`integrated_gradients`."""
+    import time
+
+    features = list(features)
+    genes = pd.Index(pd.Index(genes).astype(str), name="gene")
+    log.info("integrated gradients: %d patients x %d genes, %d outputs, %d steps (%s)",
+             len(x), len(genes), len(features), steps, rule)
+    start = time.perf_counter()
+    result = integrated_gradients(model, x, steps=steps, rule=rule, patients_per_batch=patients_per_batch)
+    log.info("integrated gradients done in %.1f s", time.perf_counter() - start)
+    table = result.completeness_table(features)
+    log.info("completeness: mean |error| / mean |F(x) - F(0)| = %.3g (worst feature %.3g)",
+             table["mean_abs_error"].sum() / max(table["mean_abs_delta"].sum(), 1e-30), table["relative_error"].max())
+    return {
+        "mean": pd.DataFrame(result.mean, index=genes, columns=features),
+        "mean_abs": pd.DataFrame(result.mean_abs, index=genes, columns=features),
+        "mean_gradient": pd.DataFrame(result.mean_gradient, index=genes, columns=features),
+        "completeness": table,
+    }
+
+
+def probe_tables(model, x, expression: pd.DataFrame, scores: pd.DataFrame, *, seed: int, masking_sizes,
+                 masking_random: int, am_steps: int, am_learning_rate: float, am_l2: float,
+                 am_top_n: int) -> dict:
+    """Gene masking and activation maximisation of ``model`` (the final network).
+
+    ``x``: the supervised patients' standardised profiles (masking is averaged over them);
+    ``expression``: all expression profiles (genes' observed [min, max] bound the ascent);
+    ``scores``: genes × features mean |IG| (ranks the genes to mask; IG top set for the AM
+    summary's overlap column). Returns ``masking`` (:func:`masking_effects`), ``am_summary``,
+    ``am_top`` (:func:`am_tables`) and ``am_profiles`` (genes × features maximising profiles).
+    """
+    import time
+
+    features = list(scores.columns)
+    genes = pd.Index(expression.columns.astype(str), name="gene")
+    if list(scores.index.astype(str)) != list(genes):
+        raise RadiogenomicsError("probe_tables: the attribution table's genes differ from the expression matrix's")
+    scores = scores.set_axis(genes, axis=0)
+    position = {g: i for i, g in enumerate(genes)}
+    rankings = {k: np.array([position[g] for g in rank_genes(scores[f])]) for k, f in enumerate(features)}
+    start = time.perf_counter()
+    masking = masking_effects(model, x, rankings, sizes=masking_sizes, n_random=int(masking_random), seed=seed,
+                              features=features)
+    log.info("masking: %.1f s; top sets change the feature more than the random-set mean in %d of %d cases",
+             time.perf_counter() - start, int((masking["ratio"] > 1).sum()), len(masking))
+    lower = expression.min(axis=0).to_numpy("float32")
+    upper = expression.max(axis=0).to_numpy("float32")
+    start = time.perf_counter()
+    am = activation_maximisation(model, lower, upper, l2=float(am_l2), steps=int(am_steps),
+                                 learning_rate=float(am_learning_rate))
+    log.info("activation maximisation: %.1f s", time.perf_counter() - start)
+    ig_top = {f: top_set(scores[f], int(am_top_n)) for f in features}
+    summary, top = am_tables(am, genes, features, lower, upper, top_n=int(am_top_n), ig_top=ig_top)
+    return {
+        "masking": masking,
+        "am_summary": summary,
+        "am_top": top,
+        "am_profiles": pd.DataFrame(am.profiles.T, index=genes, columns=features),
+    }
