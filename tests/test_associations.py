@@ -299,6 +299,69 @@ def test_planted_genes_come_out_on_top():
     assert res.mean_gradient[25, 1] < 0
 
 
+# ------------------------------------------------------------------ the per-model job's steps
+def test_tables_of_the_in_memory_model_equal_those_of_the_saved_model(tmp_path, rng):
+    """The training job attributes its model in memory; the tables are those of the saved
+    .keras file (what a separate job reloading it would compute)."""
+    genes = pd.Index([f"G{i}" for i in range(25)], name="gene")
+    features = ["f0", "f1", "f2"]
+    model = dense_stack(25, [10, 6], 3, activation="tanh", dropout=0.2, seed=11)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    again = keras.models.load_model(path, compile=False)
+    x = rng.uniform(-0.5, 0.5, size=(12, 25)).astype(np.float32)
+    expression = pd.DataFrame(rng.uniform(-0.5, 0.5, size=(30, 25)), columns=genes)
+    mine = A.ig_tables(model, x, genes, features, steps=8, patients_per_batch=5)
+    ref = A.ig_tables(again, x, genes, features, steps=8, patients_per_batch=5)
+    assert list(mine) == ["mean", "mean_abs", "mean_gradient", "completeness"]
+    for name, table in mine.items():
+        pd.testing.assert_frame_equal(table, ref[name])
+    assert list(mine["mean"].index) == list(genes) and list(mine["mean"].columns) == features
+    np.testing.assert_allclose(mine["mean"].to_numpy(), A.integrated_gradients(model, x, steps=8).mean, rtol=1e-5,
+                               atol=1e-7)
+    kwargs = dict(seed=3, masking_sizes=[1, 5], masking_random=4, am_steps=20, am_learning_rate=0.05, am_l2=4.0,
+                  am_top_n=5)
+    probe = A.probe_tables(model, x, expression, mine["mean_abs"], **kwargs)
+    ref_probe = A.probe_tables(again, x, expression, ref["mean_abs"], **kwargs)
+    assert list(probe) == ["masking", "am_summary", "am_top", "am_profiles"]
+    for name, table in probe.items():
+        pd.testing.assert_frame_equal(table, ref_probe[name])
+    assert set(probe["masking"].index) == set(features) and set(probe["masking"]["n_genes"]) == {1, 5}
+    assert probe["am_profiles"].shape == (25, 3)
+    assert ((probe["am_profiles"].to_numpy() >= expression.min().to_numpy()[:, None] - 1e-6)
+            & (probe["am_profiles"].to_numpy() <= expression.max().to_numpy()[:, None] + 1e-6)).all()
+    with pytest.raises(RadiogenomicsError, match="genes differ"):
+        A.probe_tables(model, x, expression, mine["mean_abs"].iloc[::-1], **kwargs)
+
+
+def test_supervised_data_checks_patients_and_features():
+    from radiogenomics.names import IMAGE_FEATURES
+
+    patients = ["p1", "p2", "p3"]
+    expression = pd.DataFrame(np.zeros((3, 4)), index=patients, columns=list("abcd"))
+    features = pd.DataFrame(np.full((3, 20), 0.5), index=patients, columns=list(IMAGE_FEATURES))
+    folds = pd.Series([1, 2, 1], index=patients, name="fold")
+    targets = A.supervised_data(expression, features, folds, sources=("e.tsv", "f.tsv", "folds.tsv"))
+    assert list(targets.index) == patients and targets.shape == (3, 20)
+    with pytest.raises(RadiogenomicsError, match="f.tsv: expected the 20 columns"):
+        A.supervised_data(expression, features.iloc[:, :19], folds, sources=("e.tsv", "f.tsv", "folds.tsv"))
+    with pytest.raises(RadiogenomicsError, match=r"folds.tsv: supervised patients missing from e.tsv: \['p3'\]"):
+        A.supervised_data(expression.iloc[:2], features, folds, sources=("e.tsv", "f.tsv", "folds.tsv"))
+    holes = features.copy()
+    holes.iloc[1, 4] = np.nan
+    with pytest.raises(RadiogenomicsError, match=r"f.tsv: supervised patients with missing features: \['p2'\]"):
+        A.supervised_data(expression, holes, folds, sources=("e.tsv", "f.tsv", "folds.tsv"))
+
+
+def test_check_against_cv(caplog):
+    history = pd.DataFrame({"epoch": [1, 2], "loss": [0.3, 0.2], "val_loss": [0.4, 0.25]})
+    assert A.check_against_cv(history, history.copy(), "cv.tsv")
+    assert not A.check_against_cv(history, history.assign(val_loss=[0.4, 0.26]), "cv.tsv")
+    assert not A.check_against_cv(history, history.iloc[:1], "cv.tsv")
+    assert not A.check_against_cv(history, None, "cv.tsv")
+    assert "cv.tsv not found" in caplog.text
+
+
 # ------------------------------------------------------------------ the workflow's outputs
 @pytest.mark.workflow
 def test_demo_run_association_outputs(demo_run):
@@ -326,6 +389,10 @@ def test_demo_run_association_outputs(demo_run):
     am = pd.read_csv(res / "am_top_genes.tsv", sep="\t")
     assert ((am["value"] >= am["lower"] - 1e-5) & (am["value"] <= am["upper"] + 1e-5)).all()
     assert (root / "results/figures/associations_heatmap.png").read_bytes()[:4] == b"\x89PNG"
+    # attributions come from the training jobs themselves (one TensorFlow process per model)
+    assert "integrated gradients done" in (root / "results/logs/dnn_selected_fold_model/fold1.log").read_text()
+    final_log = (root / "results/logs/dnn_final_model/dnn_final_model.log").read_text()
+    assert "integrated gradients done" in final_log and "activation maximisation" in final_log
 
 
 @pytest.mark.workflow

@@ -167,6 +167,94 @@ def test_dual_path_matches_enet_path_many_steps():
             np.testing.assert_allclose(path.coef(0, t)[0], coefs[:, t], atol=1e-7)
 
 
+# Regression (demo cohort, feature enhancing_volume: "damped Newton did not converge at step 0").
+# The refit on all patients starts at λ = λ_max, where the top gene sits exactly on the
+# threshold |x_cjᵀy_c|/n = λα; rounding made it flip between active and inactive at the
+# level of one ulp for ever. These small random problems (found by search) failed that way.
+TIE_CASES = [(5, 0.4), (10, 0.8), (24, 0.8), (79, 0.4), (81, 0.4)]
+
+
+@pytest.mark.parametrize("seed, alpha", TIE_CASES)
+def test_refit_first_step_exact_tie_at_lambda_max(seed, alpha):
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(12, 20)), rng.normal(size=12)
+    lams = baseline.lambda_grid(X, y, alpha, 5)
+    path = baseline._DualPath(X, y, np.ones((1, 12), dtype=bool), np.array([alpha]), lams[None, :])
+    _, coefs, _ = enet_path(X - X.mean(0), y - y.mean(), l1_ratio=alpha, alphas=lams, tol=1e-13,
+                            max_iter=500000)
+    for t in range(5):
+        path.step(t)  # used to raise at t = 0
+        np.testing.assert_allclose(path.coef(0, t)[0], coefs[:, t], atol=1e-8)
+    assert path.failed == {} and path.stats.get("damped", 0) == 0
+    coef, _, failure = baseline._enet_refit(X, y, alpha, lams, 0)
+    assert failure is None and np.max(np.abs(coef)) < 1e-12  # λ_max: all zero up to rounding
+
+
+def test_elastic_net_cv_exact_tie_case_no_fallback():
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(12, 20)), rng.normal(size=12)
+    folds = np.arange(12) % 3 + 1
+    res = baseline.elastic_net_cv(X, y, folds, [0.4], 5)
+    assert res["fallbacks"] == []
+    ref = ElasticNet(alpha=res["lambda"], l1_ratio=0.4, tol=1e-13, max_iter=500000).fit(X, y)
+    np.testing.assert_allclose(res["coef"], ref.coef_, atol=1e-8)
+
+
+def force_newton_failure(monkeypatch, problem, at_step):
+    """Make the damped Newton of ``problem`` fail at ``at_step`` (and for every refit path)."""
+    step, damped = baseline._DualPath.step, baseline._DualPath._damped
+
+    def forced_step(self, t, max_iter=8):
+        # max_iter=0 sends every problem to the damped (globalised) Newton at this step
+        return step(self, t, max_iter=0 if (t == at_step or self.P == 1) else max_iter)
+
+    def forced_damped(self, k, gamma, beta, t, max_iter=200):
+        if (self.P == 1 or k == problem) and t == at_step:
+            raise RadiogenomicsError(f"elastic net: damped Newton did not converge at step {t}")
+        return damped(self, k, gamma, beta, t, max_iter)
+
+    monkeypatch.setattr(baseline._DualPath, "step", forced_step)
+    monkeypatch.setattr(baseline._DualPath, "_damped", forced_damped)
+
+
+def test_newton_failure_falls_back_to_coordinate_descent(monkeypatch, caplog):
+    X, y, _ = planted(n=40, p=120, seed=4)
+    folds = np.arange(40) % 4 + 1
+    ratios = [0.3, 0.7]
+    ref = baseline.elastic_net_cv(X, y, folds, ratios, 20, label="demo_feature")
+    assert ref["fallbacks"] == []
+    a, t = ref["index"]
+    # problem k = (index of α among 0 < α < 1) × folds + fold index: fold 2 (label 3), α = 0.7
+    force_newton_failure(monkeypatch, problem=1 * 4 + 2, at_step=min(t, 3))
+    with caplog.at_level("WARNING", logger="radiogenomics.baseline"):
+        res = baseline.elastic_net_cv(X, y, folds, ratios, 20, label="demo_feature")
+    what = sorted((f["what"], f["fold"], f["l1_ratio"]) for f in res["fallbacks"])
+    assert what == [("enet", 3, 0.7), ("refit", None, ratios[a])]
+    text = caplog.text
+    assert "demo_feature" in text and "fold 3" in text and "l1_ratio=0.7" in text and "enet_path" in text
+    # same surface, selection, refit and out-of-fold predictions up to solver tolerance
+    np.testing.assert_allclose(res["cv_mse"], ref["cv_mse"], rtol=1e-6, atol=1e-10)
+    assert res["index"] == ref["index"]
+    np.testing.assert_allclose(res["coef"], ref["coef"], atol=1e-6)
+    np.testing.assert_allclose(res["oof"], ref["oof"], atol=1e-6)
+
+
+def test_batch_failure_falls_back_for_every_path(monkeypatch):
+    X, y, _ = planted(n=30, p=60, seed=2)
+    folds = np.arange(30) % 3 + 1
+    ref = baseline.elastic_net_cv(X, y, folds, [0.5, 1.0], 15)
+
+    def broken(self, t, max_iter=8):
+        raise np.linalg.LinAlgError("Eigenvalues did not converge")
+
+    monkeypatch.setattr(baseline._DualPath, "step", broken)
+    res = baseline.elastic_net_cv(X, y, folds, [0.5, 1.0], 15)
+    assert len([f for f in res["fallbacks"] if f["what"] == "enet"]) == 3
+    np.testing.assert_allclose(res["cv_mse"], ref["cv_mse"], rtol=1e-6, atol=1e-10)
+    assert res["index"] == ref["index"]
+    np.testing.assert_allclose(res["oof"], ref["oof"], atol=1e-6)
+
+
 @pytest.mark.parametrize("case", ["constant", "nan", "one_fold", "tiny_fold", "bad_ratio"])
 def test_bad_input_clear_errors(case):
     X, y, _ = planted(n=20, p=30)

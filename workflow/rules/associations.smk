@@ -1,49 +1,26 @@
 # Radiogenomic association maps (issue 8; the paper's stated aim, §1, and its planned
 # activation maximisation, §4): which genes drive each predicted image feature.
 #
-# 1. Models. The CV grid jobs keep no model files, so the selected configuration of the
-#    network with pre-training and dropout is retrained per fold with the CV job's seed and
-#    data (deterministic on CPU: the same weights as the CV model; the script checks the
-#    final-epoch validation loss against the CV history), and once on all supervised
-#    patients (the final model). GPU-tagged like every training rule.
-# 2. Integrated gradients per model (final, fold1..K) over all supervised patients.
-# 3. Gene masking and activation maximisation on the final model.
-# 4. Rankings, stability of the top genes across folds, overlap with the elastic net;
+# 1. Models + attributions, one TensorFlow process per model (its import costs seconds of CPU,
+#    so nothing re-imports it just to reload a model). The CV grid jobs keep no model files, so
+#    the selected configuration of the network with pre-training and dropout is retrained per
+#    fold with the CV job's seed and data (deterministic on CPU: the same weights as the CV
+#    model; the script checks the final-epoch validation loss against the CV history) and once
+#    on all supervised patients (the final model). Each job saves its model, then computes the
+#    integrated gradients of that model over all supervised patients; the final-model job also
+#    runs gene masking and activation maximisation. GPU-tagged like every training rule.
+# 2. Rankings, stability of the top genes across folds, overlap with the elastic net;
 #    clustered heatmap; report items.
 # Tables are documented in workflow/report/associations_*.rst and config/README.md.
-
-ASSOC_MODELS = ["final", *[f"fold{k}" for k in FOLDS]]
-
-
-def _assoc_cfg():
-    return config["associations"]
-
-
-def _assoc_training_params():
-    dnn = config["dnn"]
-    return {
-        "seed": SEED,
-        "ae_hidden": [int(h) for h in config["autoencoder"]["hidden"]],
-        "hidden4": int(dnn["hidden4"]),
-        "nonneg": dnn["nonneg"],
-        "momentum": float(dnn["momentum"]),
-        "batch_size": int(dnn["batch_size"]),
-        "epochs": int(dnn["epochs"]),
-        "dropout": float(dnn["dropout"]),
-        "gpu_slots_dir": config["training"]["gpu_slots_dir"],
-    }
-
-
-_ASSOC_DATA = {
-    "expression": "results/expression/expression.tsv",
-    "features": "results/features/features_scaled.tsv",
-    "folds": "results/cohort/folds.tsv",
-}
+# Helpers (_assoc_*, ASSOC_MODELS) are in common.smk.
 
 
 rule dnn_selected_fold_model:
     """Selected pretrain_dropout configuration retrained on fold {fold}'s training patients
-    (same seed, data and hyperparameters as its CV job), model saved."""
+    (same seed, data and hyperparameters as its CV job), model saved; then integrated
+    gradients of all 20 outputs w.r.t. every gene over all supervised patients (baseline:
+    cohort mean = 0): genes x features signed mean, mean |IG|, mean path gradient,
+    completeness error."""
     input:
         **_ASSOC_DATA,
         selected="results/dnn/selected.json",
@@ -51,16 +28,20 @@ rule dnn_selected_fold_model:
     output:
         model="results/dnn/pretrain_dropout/selected/fold{fold}/model.keras",
         history="results/dnn/pretrain_dropout/selected/fold{fold}/history.tsv",
+        **_assoc_ig_outputs("fold{fold}"),
     log:
         "results/logs/dnn_selected_fold_model/fold{fold}.log",
     benchmark:
         "results/benchmarks/dnn_selected_fold_model/fold{fold}.tsv"
+    wildcard_constraints:
+        fold=r"\d+",
     params:
         fold=lambda w: int(w.fold),
         **_assoc_training_params(),
+        **_assoc_ig_params(),
     threads: config["training"]["threads"]
     resources:
-        **training_resources("dnn"),
+        **_assoc_resources(),
     conda:
         "../envs/tensorflow.yaml"
     script:
@@ -68,7 +49,9 @@ rule dnn_selected_fold_model:
 
 
 rule dnn_final_model:
-    """Selected pretrain_dropout configuration retrained on all supervised patients."""
+    """Selected pretrain_dropout configuration retrained on all supervised patients, model
+    saved; then its integrated gradients (as for the fold models), gene masking (top-ranked
+    gene sets vs random sets) and activation maximisation."""
     input:
         **_ASSOC_DATA,
         selected="results/dnn/selected.json",
@@ -76,77 +59,7 @@ rule dnn_final_model:
     output:
         model="results/dnn/final/model.keras",
         history="results/dnn/final/history.tsv",
-    log:
-        "results/logs/dnn_final_model/dnn_final_model.log",
-    benchmark:
-        "results/benchmarks/dnn_final_model/dnn_final_model.tsv"
-    params:
-        fold=None,
-        **_assoc_training_params(),
-    threads: config["training"]["threads"]
-    resources:
-        **training_resources("dnn"),
-    conda:
-        "../envs/tensorflow.yaml"
-    script:
-        "../scripts/train_final_dnn.py"
-
-
-def _assoc_model_file(wildcards):
-    if wildcards.model == "final":
-        return "results/dnn/final/model.keras"
-    return f"results/dnn/pretrain_dropout/selected/{wildcards.model}/model.keras"
-
-
-def _assoc_compute_resources():
-    # IG and masking hold a few hundred MB of Jacobians besides the model and data.
-    res = dict(training_resources("dnn"))
-    res["mem_mb"] = res["mem_mb"] + 1024
-    res["runtime"] = 30
-    return res
-
-
-rule integrated_gradients:
-    """Integrated gradients of all 20 outputs w.r.t. every gene for one model, all supervised
-    patients (baseline: cohort mean = 0); genes x features signed mean and mean |IG|."""
-    input:
-        model=_assoc_model_file,
-        expression="results/expression/expression.tsv",
-        folds="results/cohort/folds.tsv",
-    output:
-        mean="results/associations/ig/{model}/mean.tsv",
-        mean_abs="results/associations/ig/{model}/mean_abs.tsv",
-        mean_gradient="results/associations/ig/{model}/mean_gradient.tsv",
-        completeness="results/associations/ig/{model}/completeness.tsv",
-    log:
-        "results/logs/integrated_gradients/{model}.log",
-    benchmark:
-        "results/benchmarks/integrated_gradients/{model}.tsv"
-    wildcard_constraints:
-        model=r"final|fold\d+",
-    params:
-        steps=lambda w: int(_assoc_cfg()["ig_steps"]),
-        rule=lambda w: _assoc_cfg()["ig_rule"],
-        patients_per_batch=lambda w: int(_assoc_cfg()["patients_per_batch"]),
-        gpu_slots_dir=config["training"]["gpu_slots_dir"],
-    threads: config["training"]["threads"]
-    resources:
-        **_assoc_compute_resources(),
-    conda:
-        "../envs/tensorflow.yaml"
-    script:
-        "../scripts/integrated_gradients.py"
-
-
-rule associations_probe:
-    """Gene masking (top-ranked gene sets vs random sets) and activation maximisation on the
-    final model."""
-    input:
-        model="results/dnn/final/model.keras",
-        expression="results/expression/expression.tsv",
-        folds="results/cohort/folds.tsv",
-        mean_abs="results/associations/ig/final/mean_abs.tsv",
-    output:
+        **_assoc_ig_outputs("final"),
         masking=report(
             "results/associations/masking.tsv",
             caption="../report/associations_masking.rst",
@@ -167,26 +80,21 @@ rule associations_probe:
         ),
         am_profiles="results/associations/am_profiles.tsv",
     log:
-        "results/logs/associations_probe/associations_probe.log",
+        "results/logs/dnn_final_model/dnn_final_model.log",
     benchmark:
-        "results/benchmarks/associations_probe/associations_probe.tsv"
+        "results/benchmarks/dnn_final_model/dnn_final_model.tsv"
     params:
-        seed=SEED,
-        top_n=lambda w: int(_assoc_cfg()["top_n"]),
-        masking_sizes=lambda w: [int(s) for s in _assoc_cfg()["masking_sizes"]],
-        masking_random=lambda w: int(_assoc_cfg()["masking_random"]),
-        am_steps=lambda w: int(_assoc_cfg()["am_steps"]),
-        am_learning_rate=lambda w: float(_assoc_cfg()["am_learning_rate"]),
-        am_l2=lambda w: float(_assoc_cfg()["am_l2"]),
-        am_top_n=lambda w: int(_assoc_cfg()["am_top_n"]),
-        gpu_slots_dir=config["training"]["gpu_slots_dir"],
+        fold=None,
+        **_assoc_training_params(),
+        **_assoc_ig_params(),
+        **_assoc_probe_params(),
     threads: config["training"]["threads"]
     resources:
-        **_assoc_compute_resources(),
+        **_assoc_resources(),
     conda:
         "../envs/tensorflow.yaml"
     script:
-        "../scripts/associations_probe.py"
+        "../scripts/train_final_dnn.py"
 
 
 rule associate:

@@ -226,3 +226,74 @@ EVAL_NETWORK = "pretrain_dropout"  # the network of Figure 3 (the grid-searched 
 
 def _report_dpi():
     return int(config["report"]["figure_dpi"])
+
+
+# ---- associations (helpers of associations.smk) ----
+
+
+ASSOC_MODELS = ["final", *[f"fold{k}" for k in FOLDS]]
+
+
+def _assoc_cfg():
+    return config["associations"]
+
+
+def _assoc_training_params():
+    dnn = config["dnn"]
+    return {
+        "seed": SEED,
+        "ae_hidden": [int(h) for h in config["autoencoder"]["hidden"]],
+        "hidden4": int(dnn["hidden4"]),
+        "nonneg": dnn["nonneg"],
+        "momentum": float(dnn["momentum"]),
+        "batch_size": int(dnn["batch_size"]),
+        "epochs": int(dnn["epochs"]),
+        "dropout": float(dnn["dropout"]),
+    }
+
+
+_ASSOC_DATA = {
+    "expression": "results/expression/expression.tsv",
+    "features": "results/features/features_scaled.tsv",
+    "folds": "results/cohort/folds.tsv",
+}
+
+
+def _assoc_ig_params():
+    cfg = _assoc_cfg()
+    return {
+        "ig_steps": int(cfg["ig_steps"]),
+        "ig_rule": cfg["ig_rule"],
+        "patients_per_batch": int(cfg["patients_per_batch"]),
+    }
+
+
+def _assoc_probe_params():
+    cfg = _assoc_cfg()
+    return {
+        "masking_sizes": [int(s) for s in cfg["masking_sizes"]],
+        "masking_random": int(cfg["masking_random"]),
+        "am_steps": int(cfg["am_steps"]),
+        "am_learning_rate": float(cfg["am_learning_rate"]),
+        "am_l2": float(cfg["am_l2"]),
+        "am_top_n": int(cfg["am_top_n"]),
+    }
+
+
+def _assoc_resources():
+    # training_resources("dnn") plus the attribution step run in the same job: IG and masking
+    # hold a few hundred MB of Jacobians besides the model and data; IG, masking and activation
+    # maximisation take minutes at paper size (see /work/notes/associations.md).
+    res = dict(training_resources("dnn"))
+    res["mem_mb"] = res["mem_mb"] + 1024
+    res["runtime"] = res["runtime"] + 30
+    return res
+
+
+def _assoc_ig_outputs(model):
+    return {
+        "ig_mean": f"results/associations/ig/{model}/mean.tsv",
+        "ig_mean_abs": f"results/associations/ig/{model}/mean_abs.tsv",
+        "ig_mean_gradient": f"results/associations/ig/{model}/mean_gradient.tsv",
+        "ig_completeness": f"results/associations/ig/{model}/completeness.tsv",
+    }

@@ -72,6 +72,36 @@ log = logging.getLogger(__name__)
 #: glmnet builds the ridge (α = 0) λ sequence as if α were this value.
 RIDGE_LAMBDA_MAX_L1_RATIO = 1e-3
 
+#: Ties at the threshold: a gene with ||x_cjᵀr|/n - λα| ≤ TIE_RTOL · λα is *at* the threshold
+#: up to rounding (its coefficient is < TIE_RTOL · λα / (λ(1-α)) either way), so both of its
+#: statuses are consistent and it keeps the one it has. Without this, a gene that sits exactly
+#: on the threshold (always the case for the top gene at λ = λ_max on all patients, the first
+#: step of every refit) flips between active and inactive at the level of one ulp and Newton
+#: never terminates.
+TIE_RTOL = 1e-10
+
+#: Tolerance of the coordinate-descent fallback (scikit-learn ``tol``: duality gap relative to
+#: ||y_c||²), used only for a (fold, α) path on which the Newton solver fails.
+FALLBACK_TOL = 1e-10
+FALLBACK_MAX_ITER = 100_000
+
+
+def _status(z, gamma, old):
+    """Gene status (-1, 0, +1) implied by z = x_cᵀr/n at threshold γ, keeping ties.
+
+    ``z`` and ``old`` have the same shape, ``gamma`` broadcasts. Where ||z| - γ| ≤ TIE_RTOL·γ
+    the old status is kept if it is 0 or the sign of z (both are consistent up to rounding).
+    """
+    new = (z > gamma).view(np.int8) - (z < -gamma).view(np.int8)
+    changed = np.nonzero(new != old)  # only a status change can be a spurious flip: check those
+    if len(changed[0]):
+        zc, oc = z[changed], old[changed]
+        gc = np.broadcast_to(gamma, z.shape)[changed]
+        keep = (np.abs(np.abs(zc) - gc) <= TIE_RTOL * gc) & ((oc == 0) | (oc == np.sign(zc)))
+        if keep.any():
+            new[tuple(c[keep] for c in changed)] = oc[keep]
+    return new
+
 
 # --------------------------------------------------------------------------- grid
 
@@ -263,6 +293,10 @@ class _DualPath:
         self.stats = {"solves": 0, "refreshes": 0, "iterations": 0, "candidate_rows": 0, "steps": 0}
         self.cand = None
         self._window_w = 4
+        # Problems still solved by Newton; a problem on which it fails (see ``_give_up``)
+        # is frozen and recorded in ``failed`` (k -> (step, reason)) for the caller's fallback.
+        self.live = np.arange(self.P)
+        self.failed = {}
 
     # -- screening window ---------------------------------------------------------
     def _materialize(self, ks):
@@ -326,9 +360,8 @@ class _DualPath:
         """
         if full:
             z = self.z0[:, problems]
-            target = ((z > gamma[None, problems]).view(np.int8)
-                      - (z < -gamma[None, problems]).view(np.int8))  # p x len(problems)
             old = self.state[problems].T
+            target = _status(z, gamma[None, problems], old)  # p x len(problems)
             genes = None
         else:
             # Candidates whose status the drift bound settles take it from z0; the problems
@@ -336,8 +369,12 @@ class _DualPath:
             g = gamma[None, problems]
             zl = self.zc[:, problems]
             delta = np.sqrt(np.sum((self.xt[problems] - self.xl[problems]) ** 2, axis=1)) / self.n[problems]
-            unsettled = np.abs(np.abs(zl) - g) <= self.cnc[:, problems] * delta[None, :] * (1 + 1e-9) + 1e-15
+            # (a settled gene is farther than the tie band from the threshold, so z0's
+            # plain status is its status; genes that may be in the band are recomputed)
+            unsettled = (np.abs(np.abs(zl) - g)
+                         <= self.cnc[:, problems] * delta[None, :] * (1 + 1e-9) + 1e-15 + TIE_RTOL * g)
             target = (zl > g).view(np.int8) - (zl < -g).view(np.int8)  # |C| x len(problems)
+            old = self.cstate[:, problems]
             need = np.flatnonzero(unsettled.any(axis=0))
             if len(need):
                 kn = problems[need]
@@ -346,9 +383,8 @@ class _DualPath:
                 self.zc[:, kn] = z
                 self.rl[kn] = self.r[kn]
                 self.xl[kn] = self.xt[kn]
-                target[:, need] = ((z > gamma[None, kn]).view(np.int8) - (z < -gamma[None, kn]).view(np.int8))
+                target[:, need] = _status(z, gamma[None, kn], old[:, need])
                 self.stats["exact_checks"] = self.stats.get("exact_checks", 0) + len(need)
-            old = self.cstate[:, problems]
             genes = self.cand
         cols, rows = np.nonzero(old != target)
         if len(rows) == 0:
@@ -464,7 +500,9 @@ class _DualPath:
         lam = self.lambdas[:, t]
         gamma, beta = lam * self.alpha, lam * (1 - self.alpha)
         self.stats["steps"] += 1
-        allp = np.arange(self.P)
+        allp = self.live
+        if len(allp) == 0:
+            return
         self.xt_prev = self.xt.copy()
         todo = allp
         if self.cand is None or t > self.t_end:
@@ -475,7 +513,7 @@ class _DualPath:
             self._solve(todo, beta, gamma)
             self.stats["iterations"] += 1
             drift = np.sqrt(np.sum((self.xt - self.x0t) ** 2, axis=1)) / self.n
-            if np.any(drift > self.dmax):
+            if np.any((drift > self.dmax)[allp]):
                 self._refresh()
                 self._open_window(t)
                 todo = self._sync(gamma, allp, full=True)
@@ -487,15 +525,25 @@ class _DualPath:
             # Plain Newton cycles (rare: several genes at the threshold at once);
             # globalise with a line search on the dual objective for those problems.
             for k in todo:
-                self._damped(k, gamma[k], beta[k], t)
+                try:
+                    self._damped(k, gamma[k], beta[k], t)
+                except (RadiogenomicsError, np.linalg.LinAlgError, FloatingPointError) as exc:
+                    self._give_up(k, t, exc)
             self.cand = None  # r moved outside the window's bookkeeping: refresh next step
         d = np.sqrt(np.sum((self.xt - self.xt_prev) ** 2, axis=1)) / self.n
         prev = getattr(self, "_drift", None)
         self._drift = d if prev is None else np.maximum(d, 0.5 * prev)
 
+    def _give_up(self, k, t, reason):
+        """Freeze problem k (Newton failed at step t): it is no longer solved, and the caller
+        replaces its whole path by the coordinate-descent fallback."""
+        self.failed[int(k)] = (int(t), str(reason))
+        self.live = self.live[self.live != k]
+        self.stats["failed"] = self.stats.get("failed", 0) + 1
+
     def _full_state(self, k, r, gamma):
         z = (self.Xt @ r) / self.n[k]
-        return z, np.where(np.abs(z) > gamma, np.sign(z), 0).astype(np.int8)
+        return z, _status(z, gamma, self.state[k])
 
     def _dual_objective(self, k, r, gamma, beta):
         z, _ = self._full_state(k, r, gamma)
@@ -542,6 +590,12 @@ class _DualPath:
             self.xt[k] = self.Q[k].T @ self.r[k]
         raise RadiogenomicsError(f"elastic net: damped Newton did not converge at step {t}")
 
+    def check_finite(self, t, pred):
+        """Freeze the problems whose step-t predictions ``pred`` (P, V) are not finite."""
+        bad = self.live[~np.all(np.isfinite(pred[self.live]), axis=1)]
+        for k in bad:
+            self._give_up(k, t, "non-finite solution")
+
     def predictions(self, t):
         """Validation predictions at step t: (P, V) values for the patients ``self.vidx``."""
         lam = self.lambdas[:, t]
@@ -561,36 +615,98 @@ class _DualPath:
         return w, float(self.ybar[k] - self.mu[k] @ w)
 
 
+def _cd_path(X, y, mask, alpha, lambdas):
+    """Fallback solver: scikit-learn's ``enet_path`` (coordinate descent, warm-started along
+    ``lambdas``, tol ``FALLBACK_TOL``) on the patients ``mask``, centred with their means as
+    ``ElasticNetCV`` does. Returns coefficients (p, L), the training means of X and of y."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import enet_path
+
+    mu = X[mask].mean(axis=0)
+    ym = float(y[mask].mean())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        _, coefs, _ = enet_path(X[mask] - mu, y[mask] - ym, l1_ratio=float(alpha),
+                                alphas=np.asarray(lambdas, dtype=float), tol=FALLBACK_TOL,
+                                max_iter=FALLBACK_MAX_ITER)
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        log.warning("elastic net fallback (coordinate descent, l1_ratio=%g): did not reach tol=%g "
+                    "within %d iterations at some lambda", alpha, FALLBACK_TOL, FALLBACK_MAX_ITER)
+    return coefs, mu, ym
+
+
+def _cd_predictions(X, y, mask, alpha, lambdas):
+    """Validation predictions (L, V) of the coordinate-descent path on training ``mask``."""
+    coefs, mu, ym = _cd_path(X, y, mask, alpha, lambdas)
+    return ym + ((X[~mask] - mu) @ coefs).T
+
+
 def _enet_predictions(X, y, train, alphas, lambdas):
     """Validation predictions for several α in (0, 1) at once.
 
     Returns an array (len(alphas), L, N): for α_a and step t, each patient predicted by
-    the fold in which it is a validation patient.
+    the fold in which it is a validation patient; the solver statistics; and the list of
+    fallbacks ``(fold index, α, step, reason)``: (fold, α) paths on which the Newton solver
+    failed, solved instead by coordinate descent (``_cd_path``) over the whole λ path.
     """
     F = len(train)
     A = len(alphas)
     problems_train = np.tile(train, (A, 1))
     problems_alpha = np.repeat(alphas, F)
     problems_lambdas = np.repeat(lambdas, F, axis=0)
-    path = _DualPath(X, y, problems_train, problems_alpha, problems_lambdas)
     L = lambdas.shape[1]
     out = np.empty((A, L, len(y)))
-    for t in range(L):
-        path.step(t)
-        pr = path.predictions(t).reshape(A, F, -1)
-        for f in range(F):
-            out[:, t, path.vidx[f]] = pr[:, f]
-    log.debug("dual path stats: %s", path.stats)
-    return out, path.stats
+    try:
+        path = _DualPath(X, y, problems_train, problems_alpha, problems_lambdas)
+        for t in range(L):
+            path.step(t)
+            pred = path.predictions(t)
+            path.check_finite(t, pred)
+            pr = pred.reshape(A, F, -1)
+            for f in range(F):
+                out[:, t, path.vidx[f]] = pr[:, f]
+        failed, stats = path.failed, path.stats
+    except (RadiogenomicsError, np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+        # Not attributable to one problem (e.g. a batched factorisation failed): every path.
+        log.warning("elastic net: the Newton solver failed (%s); solving every path by coordinate descent", exc)
+        failed = {k: (-1, f"batch failure: {exc}") for k in range(A * F)}
+        stats = {"failed": A * F}
+    fallbacks = []
+    for k, (t, reason) in sorted(failed.items()):
+        a, f = divmod(k, F)
+        out[a, :, ~train[f]] = _cd_predictions(X, y, train[f], alphas[a], lambdas[a]).T
+        fallbacks.append((f, float(alphas[a]), t, reason))
+    log.debug("dual path stats: %s", stats)
+    return out, stats, fallbacks
 
 
 def _enet_refit(X, y, alpha, lambdas, t_stop):
-    """Coefficients on all patients at step ``t_stop`` of the path ``lambdas`` (warm-started)."""
+    """Coefficients on all patients at step ``t_stop`` of the path ``lambdas`` (warm-started).
+
+    Returns coefficients, intercept and None, or, where the Newton solver fails, the
+    coordinate-descent fallback's and ``(step, reason)``.
+    """
     train = np.ones((1, len(y)), dtype=bool)
-    path = _DualPath(X, y, train, np.array([alpha]), np.asarray(lambdas)[None, :])
-    for t in range(t_stop + 1):
-        path.step(t)
-    return path.coef(0, t_stop)
+    lambdas = np.asarray(lambdas, dtype=float)
+    try:
+        path = _DualPath(X, y, train, np.array([alpha]), lambdas[None, :])
+        for t in range(t_stop + 1):
+            path.step(t)
+            if path.failed:
+                break
+        if not path.failed:
+            coef, intercept = path.coef(0, t_stop)
+            if np.all(np.isfinite(coef)) and np.isfinite(intercept):
+                return coef, intercept, None
+            path.failed[0] = (t_stop, "non-finite solution")
+        failure = path.failed[0]
+    except (RadiogenomicsError, np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+        failure = (-1, str(exc))
+    coefs, mu, ym = _cd_path(X, y, train[0], alpha, lambdas[: t_stop + 1])
+    coef = coefs[:, -1]
+    return coef, float(ym - mu @ coef), failure
 
 
 # --------------------------------------------------------------------------- public API
@@ -638,7 +754,7 @@ def _check_inputs(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio):
 
 
 def elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio=0.01, *,
-                   criterion="pooled_r2"):
+                   criterion="pooled_r2", label=None):
     """Cross-validated elastic net over an (α, λ) grid on fixed folds (paper §2.3-2.4).
 
     Parameters
@@ -649,6 +765,13 @@ def elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio=0.01, 
     n_lambdas : λ values per α, log-spaced from λ_max(α) to ``lambda_min_ratio`` · λ_max(α)
     criterion : ``"pooled_r2"`` (default; the pooled out-of-fold R², glmnet's cv criterion)
         or ``"mean_fold_mse"`` (the unweighted mean of per-fold MSEs, ``ElasticNetCV``'s).
+    label : name used in log messages (the image feature)
+
+    Safety net: a (fold, α) path on which the exact Newton solver fails (no convergence,
+    a failed factorisation, a non-finite solution) is solved instead with scikit-learn's
+    ``enet_path`` (coordinate descent on the same λ grid, warm-started, tol ``FALLBACK_TOL``)
+    and a warning names the label, the fold and α; so is the refit, and the lasso path if
+    LARS fails. The results then equal ElasticNetCV's up to that solver's tolerance.
 
     Returns
     -------
@@ -657,17 +780,19 @@ def elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio=0.01, 
     ``intercept`` refitted on all patients, ``n_nonzero``; and the whole search:
     ``l1_ratios`` (A,), ``lambdas`` (A, L), ``r2_path`` (A, L), ``cv_mse`` (A, L, K) (per-fold
     validation MSE, folds in sorted label order: the layout of ``ElasticNetCV.mse_path_``),
-    ``intercept_only`` (A, L) bool, ``folds`` (K,) labels, ``index`` (a, t) of the selection.
+    ``intercept_only`` (A, L) bool, ``folds`` (K,) labels, ``index`` (a, t) of the selection,
+    ``fallbacks``: list of dicts (``fold``, ``l1_ratio``, ``step``, ``reason``, ``what``) for
+    the paths solved by the coordinate-descent fallback (normally empty).
     Ties are broken as ``ElasticNetCV`` does: first α in the given order, then largest λ.
     """
     from threadpoolctl import threadpool_limits
 
     # Many small LAPACK calls: threads only add overhead (and the rule has threads: 1).
     with threadpool_limits(limits=1):
-        return _elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion)
+        return _elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, label)
 
 
-def _elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion):
+def _elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, label=None):
     X, y, fold_ids, ratios = _check_inputs(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio)
     if criterion not in ("pooled_r2", "mean_fold_mse"):
         raise RadiogenomicsError(f"elastic net: unknown criterion {criterion!r}")
@@ -685,6 +810,16 @@ def _elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, crit
     cv_mse = np.empty((len(ratios), L, K))
     oof_all = {}
     stats = {}
+    fallbacks = []
+    name = f"{label}: " if label else ""
+
+    def fell_back(what, fold, alpha, step, reason):
+        fallbacks.append({"what": what, "fold": None if fold is None else labels[fold].item(),
+                          "l1_ratio": float(alpha), "step": int(step), "reason": str(reason)})
+        where = "all patients (refit)" if fold is None else f"fold {labels[fold]}"
+        log.warning("%selastic net: Newton/LARS solver failed for %s, l1_ratio=%g (lambda step %d: %s); "
+                    "solved this path with scikit-learn's enet_path (coordinate descent, tol=%g)",
+                    name, where, alpha, step, reason, FALLBACK_TOL)
 
     def score(a, pred):
         err2 = (pred - y[None, :]) ** 2  # L x N
@@ -699,9 +834,20 @@ def _elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, crit
         if r == 0:
             score(a, _ridge_predictions(X, y, train, lambdas[a]))
         elif r == 1:
-            score(a, _lasso_predictions(X, y, train, lambdas[a]))
+            pred = np.empty((L, N))
+            for f, mask in enumerate(train):
+                try:
+                    pred[:, ~mask] = _lasso_predictions(X, y, mask[None, :], lambdas[a])[:, ~mask]
+                    if not np.all(np.isfinite(pred[:, ~mask])):
+                        raise FloatingPointError("non-finite LARS solution")
+                except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+                    fell_back("lasso", f, r, -1, exc)
+                    pred[:, ~mask] = _cd_predictions(X, y, mask, 1.0, lambdas[a])
+            score(a, pred)
     if mid:
-        preds, stats = _enet_predictions(X, y, train, ratios[mid], lambdas[mid])
+        preds, stats, failed = _enet_predictions(X, y, train, ratios[mid], lambdas[mid])
+        for f, alpha, step, reason in failed:
+            fell_back("enet", f, alpha, step, reason)
         for i, a in enumerate(mid):
             score(a, preds[i])
 
@@ -728,9 +874,19 @@ def _elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, crit
     if alpha == 0:
         coef, intercept = _ridge_refit(X, y, lam)
     elif alpha == 1:
-        coef, intercept = _lasso_refit(X, y, lam)
+        try:
+            coef, intercept = _lasso_refit(X, y, lam)
+            if not (np.all(np.isfinite(coef)) and np.isfinite(intercept)):
+                raise FloatingPointError("non-finite LARS solution")
+        except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+            fell_back("refit", None, alpha, best_t, exc)
+            coefs, mu, ym = _cd_path(X, y, np.ones(N, bool), 1.0, lambdas[best_a, : best_t + 1])
+            coef = coefs[:, -1]
+            intercept = float(ym - mu @ coef)
     else:
-        coef, intercept = _enet_refit(X, y, alpha, lambdas[best_a], best_t)
+        coef, intercept, failure = _enet_refit(X, y, alpha, lambdas[best_a], best_t)
+        if failure is not None:
+            fell_back("refit", None, alpha, failure[0], failure[1])
     return {
         "l1_ratio": alpha,
         "lambda": lam,
@@ -748,6 +904,7 @@ def _elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, crit
         "index": (best_a, best_t),
         "criterion": criterion,
         "solver_stats": stats,
+        "fallbacks": fallbacks,
     }
 
 
@@ -821,7 +978,7 @@ def run_feature(*, expression_path, features_path, folds_path, feature, l1_ratio
         selection.update({"l1_ratio": None, "lambda": None, "r2": None, "n_nonzero": 0,
                           "intercept": float(y[0]), "note": "constant target: intercept-only fallback"})
     else:
-        res = elastic_net_cv(X, y, fold_ids, ratios, int(n_lambdas), float(lambda_min_ratio))
+        res = elastic_net_cv(X, y, fold_ids, ratios, int(n_lambdas), float(lambda_min_ratio), label=feature)
         oof.loc[keep] = res["oof"]
         coef = res["coef"]
         a, t = res["index"]
@@ -831,6 +988,7 @@ def run_feature(*, expression_path, features_path, folds_path, feature, l1_ratio
             "lambda_index": int(t), "lambda_max": float(res["lambdas"][a, 0]),
             "at_grid_edge": bool(t == res["lambdas"].shape[1] - 1),
             "solver_stats": {k: int(v) for k, v in res["solver_stats"].items()},
+            "fallbacks": res["fallbacks"],
         })
         if selection["at_grid_edge"]:
             log.warning("%s: selected the smallest lambda of the grid (lambda_min_ratio may be too large)", feature)
