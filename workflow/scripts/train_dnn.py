@@ -15,6 +15,7 @@ import pandas as pd  # noqa: E402
 from radiogenomics import io, models, seeds, training  # noqa: E402
 from radiogenomics.errors import RadiogenomicsError  # noqa: E402
 from radiogenomics.folds import split  # noqa: E402
+from radiogenomics.cohort import supervised_data  # noqa: E402
 from radiogenomics.names import IMAGE_FEATURES  # noqa: E402
 
 p = snakemake.params
@@ -29,16 +30,8 @@ config_name, learning_rate, decay = p.config, float(p.learning_rate), float(p.de
 expression = io.read_tsv(snakemake.input.expression)
 features = io.read_tsv(snakemake.input.features)
 folds = io.read_tsv(snakemake.input.folds)["fold"].astype(int)
-if list(features.columns) != list(IMAGE_FEATURES):
-    raise RadiogenomicsError(f"{snakemake.input.features}: expected the 20 columns {list(IMAGE_FEATURES)}")
-for table, path in ((expression, snakemake.input.expression), (features, snakemake.input.features)):
-    missing = sorted(set(folds.index) - set(table.index))
-    if missing:
-        raise RadiogenomicsError(f"{snakemake.input.folds}: supervised patients missing from {path}: {missing[:5]}")
-targets = features.loc[folds.index]
-if targets.isna().any().any():
-    bad = list(targets.index[targets.isna().any(axis=1)][:5])
-    raise RadiogenomicsError(f"{snakemake.input.features}: supervised patients with missing features: {bad}")
+targets = supervised_data(expression, features, folds, sources=(
+    snakemake.input.expression, snakemake.input.features, snakemake.input.folds))
 
 train_ids, val_ids = split(folds, int(p.fold))
 x = expression.loc[train_ids].to_numpy("float32")

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .cohort import supervised_data  # noqa: F401  (re-exported: used by the rule scripts)
 from .errors import RadiogenomicsError
 
 log = logging.getLogger(__name__)
@@ -746,27 +747,6 @@ class TrainedNetwork:
     genes: pd.Index
     seed: int
     config: str
-
-
-def supervised_data(expression: pd.DataFrame, features: pd.DataFrame, folds: pd.Series, *,
-                    sources=("expression", "features", "folds")) -> pd.DataFrame:
-    """The supervised patients' scaled targets (``folds.index`` × 20 features), after checking
-    that every supervised patient has expression and all 20 features. ``sources``: file names
-    for the error messages."""
-    from .names import IMAGE_FEATURES
-
-    expr_src, feat_src, folds_src = sources
-    if list(features.columns) != list(IMAGE_FEATURES):
-        raise RadiogenomicsError(f"{feat_src}: expected the 20 columns {list(IMAGE_FEATURES)}")
-    for table, path in ((expression, expr_src), (features, feat_src)):
-        missing = sorted(set(folds.index) - set(table.index))
-        if missing:
-            raise RadiogenomicsError(f"{folds_src}: supervised patients missing from {path}: {missing[:5]}")
-    targets = features.loc[folds.index]
-    if targets.isna().any().any():
-        bad = list(targets.index[targets.isna().any(axis=1)][:5])
-        raise RadiogenomicsError(f"{feat_src}: supervised patients with missing features: {bad}")
-    return targets
 
 
 def train_selected_network(expression: pd.DataFrame, targets: pd.DataFrame, folds: pd.Series, chosen: dict,

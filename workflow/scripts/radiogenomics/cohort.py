@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import RadiogenomicsError
+from .names import IMAGE_FEATURES
 
 
 def find_segmentations(directory, pattern: str, patient_regex: str, prefer: str | None = None) -> dict[str, str]:
@@ -194,3 +195,22 @@ def build_cohort(expression_path, features_path, out_patients, out_folds, out_ae
     rio.write_tsv(folds, out_folds)
     rio.write_tsv(ae_folds, out_ae_folds)
     return manifest
+
+
+def supervised_data(expression: pd.DataFrame, features: pd.DataFrame, folds: pd.Series, *,
+                    sources=("expression", "features", "folds")) -> pd.DataFrame:
+    """The supervised patients' scaled targets (``folds.index`` × 20 features), after checking
+    that every supervised patient has expression and all 20 features. ``sources``: file names
+    for the error messages."""
+    expr_src, feat_src, folds_src = sources
+    if list(features.columns) != list(IMAGE_FEATURES):
+        raise RadiogenomicsError(f"{feat_src}: expected the 20 columns {list(IMAGE_FEATURES)}")
+    for table, path in ((expression, expr_src), (features, feat_src)):
+        missing = sorted(set(folds.index) - set(table.index))
+        if missing:
+            raise RadiogenomicsError(f"{folds_src}: supervised patients missing from {path}: {missing[:5]}")
+    targets = features.loc[folds.index]
+    if targets.isna().any().any():
+        bad = list(targets.index[targets.isna().any(axis=1)][:5])
+        raise RadiogenomicsError(f"{feat_src}: supervised patients with missing features: {bad}")
+    return targets
