@@ -180,7 +180,7 @@ def test_slurm_profile_runs_jobs_on_slurm_with_gpu(slurm_cluster, tmp_path):
     assert len(training) == n_folds, f"expected {n_folds} autoencoder_cv jobs in SLURM: {jobs}"
     assert len(select) == 1, f"expected one selection job in SLURM: {jobs}"
     assert features, f"no grouped feature job in SLURM: {jobs}"
-    # One group job for all of them (group-components: 50). Not more than one group here:
+    # One group job for all of them (group-components: 100). Not more than one group here:
     # with a checkpoint that already ran (the demo cohort, made locally above), Snakemake
     # 9.27.1 resubmits one of several groups forever (snakemake/snakemake#1217).
     assert n_patients > 1 and len(features) == 1, (
