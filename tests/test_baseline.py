@@ -185,7 +185,11 @@ def test_refit_first_step_exact_tie_at_lambda_max(seed, alpha):
     for t in range(5):
         path.step(t)  # used to raise at t = 0
         np.testing.assert_allclose(path.coef(0, t)[0], coefs[:, t], atol=1e-8)
-    assert path.failed == {} and path.stats.get("damped", 0) == 0
+        if t == 0:  # the tie at λ_max is settled by plain Newton (no damped fallback)
+            assert path.stats.get("damped", 0) == 0
+    # (on these 5-point paths later steps are so large that plain Newton may cycle and the
+    # damped Newton globalise it: allowed, the coefficients above are still exact)
+    assert path.failed == {}
     coef, _, failure = baseline._enet_refit(X, y, alpha, lams, 0)
     assert failure is None and np.max(np.abs(coef)) < 1e-12  # λ_max: all zero up to rounding
 

@@ -188,15 +188,18 @@ def test_bad_arguments():
         training.fit(model, x, y[:5], **KW)
 
 
-@pytest.mark.parametrize("momentum,fold_every,dropout,nonneg", [
-    (0.5, 3, 0.25, ("d2",)),
-    (0.2, 4, 0.0, ()),
-    (0.0, 2, 0.1, ("d2",)),
-    (0.9, 5, 0.0, ("d1",)),
+@pytest.mark.parametrize("momentum,fold_every,dropout,nonneg,block_bytes", [
+    (0.5, 3, 0.25, ("d2",), None),
+    (0.2, 4, 0.0, (), None),
+    (0.2, 4, 0.0, (), 100),  # kernels as transposed blocks (9x8 -> 3 blocks, 8x6 -> 2)
+    (0.0, 2, 0.1, ("d2",), 64),
+    (0.9, 5, 0.0, ("d1",), None),
 ])
-def test_lowrank_equals_dense(monkeypatch, momentum, fold_every, dropout, nonneg):
+def test_lowrank_equals_dense(monkeypatch, momentum, fold_every, dropout, nonneg, block_bytes):
     """The low-rank loop (look-ahead weights + factor ring + folds) = the dense loop."""
     monkeypatch.setattr(training, "FOLD_EVERY", fold_every)
+    if block_bytes:
+        monkeypatch.setattr(training, "BLOCK_BYTES", block_bytes)
     x, y = data(n=37, d=9)
     kw = {**KW, "momentum": momentum, "epochs": 4, "batch_size": 5, "learning_rate": 0.2,
           "decay": 0.05}

@@ -36,11 +36,14 @@ Solvers (all exact up to floating point; none iterates to a tolerance):
   checking which genes cross the threshold. Newton steps repeat until the active set
   no longer changes, which makes the solution exact (not a tolerance). The path is
   warm-started λ to λ, all folds and all α advance in lockstep (batched linear algebra),
-  and the threshold check over all genes is done with a safe screening window: after an
-  exact check z0 = X_cᵀ r0 / n, gene j can only change status while
-  ||z0_j| - λα| ≤ ||x_cj|| · ||r - r0|| / n (Cauchy-Schwarz), so between full checks only
-  the genes whose interval meets the window are recomputed, and those only when the same
-  bound from their last exact value cannot settle them. The active-set Gram matrix of each
+  and the threshold check over all genes is done with safe screening windows, one per
+  problem: after an exact check z0 = X_cᵀ r0 / n (and its slope s0 = X_cᵀ v / n along the
+  path's last step v), z_j(r) = z0_j + c s0_j + x_cjᵀ(d - c v)/n for d = r - r0 and
+  c = dᵀv/vᵀv, so |z_j - z0_j - c s0_j| ≤ ||x_cj|| · ||d - c v|| / n (Cauchy-Schwarz on
+  the part of the drift that the path's direction does not explain, a few per cent of it).
+  Between full checks only the genes whose predicted |z| can reach the threshold within
+  the window are candidates, and those are recomputed only when the same first-order
+  bound, from their last exact values, cannot settle them. The active-set Gram matrix of each
   problem is kept as an eigendecomposition plus at most ``MMAX`` rank-one changes
   (Woodbury), so a λ step costs O(n²) per problem instead of a factorisation, and r is
   kept in that eigenbasis. No early path stop (glmnet's deviance rule) is used: it would
@@ -194,8 +197,8 @@ def _ridge_refit(X, y, lam):
 # --------------------------------------------------------------------------- lasso
 
 
-def _lasso_path_at(Xc, yc, lambdas):
-    """Exact lasso coefficients at ``lambdas`` (decreasing) from the LARS path."""
+def _lasso_knots(Xc, yc, lambdas):
+    """LARS lasso path down to min(``lambdas``): knots (increasing) and coefficients (p, K)."""
     from sklearn.linear_model import lars_path
 
     lambdas = np.asarray(lambdas)
@@ -203,30 +206,41 @@ def _lasso_path_at(Xc, yc, lambdas):
         Xc, yc, method="lasso", alpha_min=float(lambdas[-1]) * (1 - 1e-12), copy_X=True,
         return_path=True,
     )
-    # knots decrease; interpolate each coefficient linearly in λ (the path is piecewise linear).
-    out = np.empty((Xc.shape[1], len(lambdas)))
-    k_inc = knots[::-1]
-    c_inc = coefs[:, ::-1]
+    return knots[::-1], coefs[:, ::-1]
+
+
+def _interpolate(k_inc, c_inc, lambdas):
+    """Evaluate the piecewise-linear path ``c_inc`` (.., K) with knots ``k_inc`` at ``lambdas``."""
+    if len(k_inc) < 2:
+        return np.repeat(c_inc[..., :1], len(lambdas), axis=-1)
     lam = np.clip(lambdas, k_inc[0], k_inc[-1])
-    idx = np.clip(np.searchsorted(k_inc, lam, side="right") - 1, 0, len(k_inc) - 2) if len(k_inc) > 1 else None
-    if idx is None:
-        out[:] = c_inc[:, [0]]
-        return out
+    idx = np.clip(np.searchsorted(k_inc, lam, side="right") - 1, 0, len(k_inc) - 2)
     lo, hi = k_inc[idx], k_inc[idx + 1]
     t = np.where(hi > lo, (lam - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0)
-    out = c_inc[:, idx] * (1 - t) + c_inc[:, idx + 1] * t
-    return out
+    return c_inc[..., idx] * (1 - t) + c_inc[..., idx + 1] * t
+
+
+def _lasso_path_at(Xc, yc, lambdas):
+    """Exact lasso coefficients (p, len(lambdas)) at ``lambdas`` (decreasing) from the LARS
+    path, linear interpolation in λ between knots (the path is piecewise linear)."""
+    k_inc, c_inc = _lasso_knots(Xc, yc, lambdas)
+    return _interpolate(k_inc, c_inc, np.asarray(lambdas))
 
 
 def _lasso_predictions(X, y, train, lambdas):
+    """Validation predictions (L, N) of the lasso path. Predictions are linear in the
+    coefficients, so they are formed at the LARS knots and interpolated (not the p × L
+    coefficient matrix)."""
     N = len(y)
+    lambdas = np.asarray(lambdas)
     pred = np.empty((len(lambdas), N))
     for mask in train:
         tr, va = np.flatnonzero(mask), np.flatnonzero(~mask)
         mu = X[tr].mean(axis=0)
         ym = y[tr].mean()
-        W = _lasso_path_at(X[tr] - mu, y[tr] - ym, lambdas)  # p x L
-        pred[:, va] = ym + ((X[va] - mu) @ W).T
+        k_inc, c_inc = _lasso_knots(X[tr] - mu, y[tr] - ym, lambdas)
+        pk = (X[va] - mu) @ c_inc  # V x K
+        pred[:, va] = ym + _interpolate(k_inc, pk, lambdas).T
     return pred
 
 
@@ -248,7 +262,10 @@ class _DualPath:
     """
 
     #: rank-one changes of the active set kept (Woodbury) before a new eigendecomposition
-    MMAX = 32
+    MMAX = 16
+    #: longest screening window (λ steps)
+    WMAX = 64
+    WALIGN = 8
 
     def __init__(self, X, y, train, alpha, lambdas):
         self.Xt = np.ascontiguousarray(X.T)  # p x N
@@ -289,10 +306,34 @@ class _DualPath:
         self.rvalid = np.ones(self.P, dtype=bool)
         self.KvQ = np.zeros((self.P, vmax, self.N))  # Kt[validation rows] Q
         self.x0t = self.xt.copy()
-        self.xt_prev = self.xt.copy()
+        self.xt_prev = self.xt.copy()  # solution of the previous step (eigenbasis)
+        self.xt_prev2 = self.xt.copy()  # ... and of the one before
+        # Screening windows (see ``_open_windows``): direction v0 (r-space and eigenbasis).
+        self.v0r = np.zeros((self.P, self.N))
+        self.v0t = np.zeros((self.P, self.N))
         self.stats = {"solves": 0, "refreshes": 0, "iterations": 0, "candidate_rows": 0, "steps": 0}
-        self.cand = None
-        self._window_w = 4
+        # Screening windows, one per problem (see ``_open_windows``): candidate pairs
+        # (problem pk, gene pg; in no particular order), with their last exact z (zl), its slope
+        # (sl) along the direction vl, the centred gene norm (cn) and the stored status (pst).
+        self.pk = np.zeros(0, dtype=int)
+        self.pg = np.zeros(0, dtype=int)
+        self.zl = np.zeros(0)
+        self.sl = np.zeros(0)
+        self.cn = np.zeros(0)
+        self.pst = np.zeros(0, dtype=np.int8)
+        self.r0 = self.r.copy()
+        self.rl = self.r.copy()
+        self.xl = self.xt.copy()
+        self.vlr = np.zeros((self.P, self.N))
+        self.vlt = np.zeros((self.P, self.N))
+        self.t_end = np.full(self.P, -1)  # last step of each problem's window (-1: none open)
+        self._t_open = np.zeros(self.P, dtype=int)
+        self._window_w = np.full(self.P, 4)
+        self._efac = np.full(self.P, 0.05)
+        self._eratio = np.zeros(self.P)
+        self.emax = np.ones(self.P)
+        self.c_lo = -1.0
+        self.c_hi = np.ones(self.P)
         # Problems still solved by Newton; a problem on which it fails (see ``_give_up``)
         # is frozen and recorded in ``failed`` (k -> (step, reason)) for the caller's fallback.
         self.live = np.arange(self.P)
@@ -305,114 +346,186 @@ class _DualPath:
             self.r[ks] = np.matmul(self.Q[ks], self.xt[ks][:, :, None])[:, :, 0]
             self.rvalid[ks] = True
 
-    def _refresh(self):
-        """Exact z for every gene; open a new screening window."""
-        self.stats["refreshes"] += 1
-        self._materialize(np.arange(self.P))
-        self.z0 = (self.Xt @ self.r.T) / self.n[None, :]  # p x P
-        self.r0 = self.r.copy()
-        self.x0t = self.xt.copy()
+    @staticmethod
+    def _linear_fit(d, v):
+        """c = dᵀv/vᵀv (0 where v = 0) and e = ||d - c v|| per row."""
+        vv = np.einsum("ij,ij->i", v, v)
+        c = np.einsum("ij,ij->i", d, v) / np.where(vv > 0, vv, 1.0)
+        c[vv == 0] = 0.0
+        dc = d - c[:, None] * v
+        return c, np.sqrt(np.einsum("ij,ij->i", dc, dc))
 
-    def _open_window(self, t):
-        """Choose the genes that may change status before step t + W or drift dmax."""
+    def _open_windows(self, ks, t, gamma):
+        """Exact z = X_cᵀr/n of every gene for the problems ``ks`` (and its slope
+        s = X_cᵀv/n along the path's direction v = r(t-1) - r(t-2)), the status of every
+        gene brought in line with it (full check), and a new screening window for each.
+
+        Within problem k's window, z_j(r) = z0_j + c s0_j + x_cjᵀ(d - c v)/n for d = r - r0
+        and any scalar c; with c = dᵀv/vᵀv and e = ||d - c v||, |z_j - z0_j - c s0_j| ≤
+        ||x_cj|| e / n (Cauchy-Schwarz on the part of the drift that the path's direction
+        does not explain: first order instead of the zeroth-order ||x_cj|| ||d|| / n). The
+        window stays valid while e ≤ emax and c ∈ [c_lo, c_hi] (``_window_ok``); a gene
+        whose predicted |z| stays clear of the threshold range [γ(t_end), γ(t)] by that
+        slack for every c in the range cannot change status: only the others become the
+        window's candidate pairs. Returns the problems whose active set changed.
+        """
+        self.stats["refreshes"] += len(ks)
         L = self.lambdas.shape[1]
-        # Adapt the window length: grow while the candidate set stays small and the
-        # window lasts, shrink when it is cut short or the candidate set gets large.
-        # Cost per step ≈ (refresh ≈ KAPPA × p gene checks) / W + |C(W)| candidate checks per
-        # Newton iteration (≈ 2 per step), with |C| growing ≈ linearly in W: W* = √(κp / 2ρ).
-        if self.cand is not None:
-            lasted = max(t - self._t_open, 1)
-            if lasted < self._window_w // 2:
-                self._window_w = max(self._window_w // 2, 1)  # cut short by drift
-            else:
-                rho = max(len(self.cand), 1) / max(self._window_w, 1)
-                self._window_w = int(np.clip(np.sqrt(3.0 * self.p / (2 * rho)), 1, 512))
-        self._t_open = t
-        W = self._window_w
-        t_end = min(t + W, L - 1)
-        g_hi = self.lambdas[:, t] * self.alpha
-        g_lo = self.lambdas[:, t_end] * self.alpha
-        # Drift allowance: recent per-step drift × W (at least a small floor).
-        step = getattr(self, "_drift", None)
-        if step is None:
-            step = np.full(self.P, 1e-3) * np.sqrt(np.sum(self.yc**2, axis=1)) / self.n
-        self.dmax = np.maximum(step * W * 2.0, 1e-12)
-        a = np.abs(self.z0)  # p x P
-        slack = self.cnorm.T * self.dmax[None, :]
-        near = (a + slack >= g_lo[None, :]) & (a - slack <= g_hi[None, :])
-        self.cand = np.flatnonzero(near.any(axis=1))
-        self.Xc_cand = self.Xt[self.cand]
-        self.cstate = np.ascontiguousarray(self.state[:, self.cand].T)  # |C| x P
-        # last exact z of each candidate, and the residual it was computed at (r and Qᵀr)
-        self.zc = np.ascontiguousarray(self.z0[self.cand])
-        self.rl = self.r0.copy()
-        self.xl = self.x0t.copy()
-        self.cnc = np.ascontiguousarray(self.cnorm[:, self.cand].T)
-        self.t_end = t_end
-        self.stats["candidate_rows"] += len(self.cand)
+        self._materialize(ks)
+        v0t = self.xt_prev[ks] - self.xt_prev2[ks]
+        v0r = np.matmul(self.Q[ks], v0t[:, :, None])[:, :, 0]
+        r = self.r[ks]
+        Z = self.Xt @ np.concatenate([r, v0r]).T  # p x 2|ks|
+        n = self.n[ks]
+        z0 = Z[:, : len(ks)] / n[None, :]
+        s0 = Z[:, len(ks):] / n[None, :]
+        # full check (exact z of every gene)
+        old = self.state[ks].T
+        target = _status(z0, gamma[None, ks], old)  # p x |ks|
+        pi, gi = np.nonzero((old != target).T)  # problem position, gene; sorted by problem
+        if len(pi):
+            kc = ks[pi]
+            nc = target[gi, pi]
+            self._apply_batch(kc, gi, old[gi, pi], nc)
+            self.state[kc, gi] = nc
+        changed = np.unique(ks[pi])
+        # window length and drift allowance, per problem
+        opened = self.t_end[ks] >= 0
+        ko = ks[opened]
+        if len(ko):
+            self._efac[ko] = np.clip(self._efac[ko] * np.clip(1.5 * self._eratio[ko], 0.5, 4.0), 0.01, 4.0)
+            lasted = np.maximum(t - self._t_open[ko], 1)
+            cnt = np.bincount(self.pk, minlength=self.P)[ko]
+            rho = np.maximum(cnt, 1) / np.maximum(self._window_w[ko], 1)
+            # refresh ≈ KAPPA × p pair checks; candidates grow ≈ linearly in W: W* = √(κp / ρ)
+            w_new = np.clip(np.sqrt(3.0 * self.p / rho), 1, np.minimum(2 * self._window_w[ko], self.WMAX)).astype(int)
+            short = lasted < self._window_w[ko] // 2
+            w_new[short] = np.maximum(self._window_w[ko][short] // 2, 1)  # cut short by drift
+            self._window_w[ko] = w_new
+        self._t_open[ks] = t
+        W = self._window_w[ks]
+        # windows end on multiples of WALIGN steps, so that refreshes come in batches
+        t_end = np.minimum(np.maximum((t + W + 1) // self.WALIGN * self.WALIGN - 1, t), L - 1)
+        nsteps = t_end - t + 1
+        g_hi = self.lambdas[ks, t] * self.alpha[ks]
+        g_lo = self.lambdas[ks, t_end] * self.alpha[ks]
+        nv = np.sqrt(np.einsum("ij,ij->i", v0r, v0r))
+        ynorm = np.sqrt(np.sum(self.yc[ks] ** 2, axis=1))
+        step = getattr(self, "_drift", None)  # per-step ||Δr||/n, for v = 0 (no direction yet)
+        step = np.full(len(ks), 1e-3) * ynorm / n if step is None else step[ks]
+        emax = np.where(nv > 0, self._efac[ks] * nsteps * nv, 2.0 * nsteps * step * n)
+        emax = np.maximum(emax, 1e-12 * ynorm)
+        c_hi = 1.5 * nsteps + 1.0
+        za = z0 + self.c_lo * s0
+        zb = z0 + c_hi[None, :] * s0
+        slack = (self.cnorm[ks].T * (emax / n)[None, :] * (1 + 1e-9) + 1e-15
+                 + TIE_RTOL * g_hi[None, :] + 1e-12 * (np.abs(z0) + c_hi[None, :] * np.abs(s0)))
+        below = np.maximum(np.abs(za), np.abs(zb)) + slack < g_lo[None, :]
+        sg = np.sign(z0)
+        above = np.minimum(sg * za, sg * zb) - slack > g_hi[None, :]
+        pi, gi = np.nonzero(~(below | above).T)
+        kk = ks[pi]
+        # replace the pairs of ks
+        inK = np.zeros(self.P, dtype=bool)
+        inK[ks] = True
+        keep = ~inK[self.pk]
+        self.pk = np.concatenate([self.pk[keep], kk])
+        self.pg = np.concatenate([self.pg[keep], gi])
+        self.zl = np.concatenate([self.zl[keep], z0[gi, pi]])
+        self.sl = np.concatenate([self.sl[keep], s0[gi, pi]])
+        self.cn = np.concatenate([self.cn[keep], self.cnorm[kk, gi]])
+        self.pst = np.concatenate([self.pst[keep], self.state[kk, gi]])
+        self.r0[ks] = r
+        self.x0t[ks] = self.xt[ks]
+        self.v0r[ks] = v0r
+        self.v0t[ks] = v0t
+        self.rl[ks] = r
+        self.xl[ks] = self.xt[ks]
+        self.vlr[ks] = v0r
+        self.vlt[ks] = v0t
+        self.emax[ks] = emax
+        self.c_hi[ks] = c_hi
+        self.t_end[ks] = t_end
+        self._eratio[ks] = 0.0
+        self.stats["candidate_rows"] += len(kk)
+        return changed
 
-    def _sync(self, gamma, problems, full):
+    def _window_ok(self):
+        """Per problem: is the window's first-order bound still valid at the current r?"""
+        c, e = self._linear_fit(self.xt - self.x0t, self.v0t)
+        self._eratio = np.maximum(self._eratio, e / self.emax)
+        return (e <= self.emax) & (c >= self.c_lo) & (c <= self.c_hi)
+
+    def _sync(self, gamma, problems):
         """Bring the stored status of genes in line with the current r.
 
-        ``full``: use the exact z0 of the last refresh (all genes; r0 must be r).
-        Otherwise only the window's candidate genes are recomputed. Returns the
+        Only the windows' candidate pairs of ``problems`` are examined: the
+        first-order prediction z_l + c s_l from their last exact values settles most; a
+        problem with an unsettled pair gets exact z for all its pairs. Returns the
         problems whose active set or signs changed.
         """
-        if full:
-            z = self.z0[:, problems]
-            old = self.state[problems].T
-            target = _status(z, gamma[None, problems], old)  # p x len(problems)
-            genes = None
-        else:
-            # Candidates whose status the drift bound settles take it from z0; the problems
-            # with an unsettled candidate get exact z for all their candidates.
-            g = gamma[None, problems]
-            zl = self.zc[:, problems]
-            delta = np.sqrt(np.sum((self.xt[problems] - self.xl[problems]) ** 2, axis=1)) / self.n[problems]
-            # (a settled gene is farther than the tie band from the threshold, so z0's
-            # plain status is its status; genes that may be in the band are recomputed)
-            unsettled = (np.abs(np.abs(zl) - g)
-                         <= self.cnc[:, problems] * delta[None, :] * (1 + 1e-9) + 1e-15 + TIE_RTOL * g)
-            target = (zl > g).view(np.int8) - (zl < -g).view(np.int8)  # |C| x len(problems)
-            old = self.cstate[:, problems]
-            need = np.flatnonzero(unsettled.any(axis=0))
-            if len(need):
-                kn = problems[need]
-                self._materialize(kn)
-                z = (self.Xc_cand @ self.r[kn].T) / self.n[None, kn]
-                self.zc[:, kn] = z
-                self.rl[kn] = self.r[kn]
-                self.xl[kn] = self.xt[kn]
-                target[:, need] = _status(z, gamma[None, kn], old[:, need])
-                self.stats["exact_checks"] = self.stats.get("exact_checks", 0) + len(need)
-            genes = self.cand
-        cols, rows = np.nonzero(old != target)
-        if len(rows) == 0:
+        inS = np.zeros(self.P, dtype=bool)
+        inS[problems] = True
+        sel = np.flatnonzero(inS[self.pk])
+        if len(sel) == 0:
             return np.zeros(0, dtype=int)
-        order = np.argsort(rows, kind="stable")
-        rows, cols = rows[order], cols[order]
-        changed = []
-        bounds = np.flatnonzero(np.diff(rows)) + 1
-        for sel in np.split(np.arange(len(rows)), bounds):
-            i = rows[sel[0]]
-            k = problems[i]
-            c = cols[sel]
-            g = c if genes is None else genes[c]
-            new = target[c, i]
-            self._apply_changes(k, g, old[c, i], new)
-            self.state[k, g] = new
-            changed.append(k)
-        if genes is None:
-            self.cstate = np.ascontiguousarray(self.state[:, self.cand].T)
-        else:
-            self.cstate[:, problems] = target
-        return np.asarray(changed, dtype=int)
+        pk = self.pk[sel]
+        d = self.xt - self.xl
+        c, e = self._linear_fit(d, self.vlt)
+        zl, sl = self.zl[sel], self.sl[sel]
+        cs = c[pk] * sl
+        zp = zl + cs
+        g = gamma[pk]
+        # (a settled pair is farther than the tie band from the threshold, so its plain
+        # predicted status is its status; pairs that may be in the band are recomputed)
+        unsettled = (np.abs(np.abs(zp) - g)
+                     <= self.cn[sel] * (e / self.n)[pk] * (1 + 1e-9) + 1e-15 + TIE_RTOL * g
+                     + 1e-12 * (np.abs(zl) + np.abs(cs)))
+        target = (zp > g).view(np.int8) - (zp < -g).view(np.int8)
+        old = self.pst[sel]
+        if unsettled.any():
+            need = np.unique(pk[unsettled])
+            self._materialize(need)
+            inN = np.zeros(self.P, dtype=bool)
+            inN[need] = True
+            jn = np.flatnonzero(inN[pk])
+            pj = sel[jn]
+            kj = pk[jn]
+            z = np.einsum("ij,ij->i", self.Xt[self.pg[pj]], self.r[kj]) / self.n[kj]
+            # new direction for the pairs' prediction: the secant since their last exact
+            # values (kept when the step since then is too short to define one well)
+            dn = np.sqrt(np.einsum("ij,ij->i", d[need], d[need]))
+            vn = np.sqrt(np.einsum("ij,ij->i", self.vlt[need], self.vlt[need]))
+            upd = need[(dn > 0) & (dn >= 0.5 * vn)]
+            if len(upd):
+                inU = np.zeros(self.P, dtype=bool)
+                inU[upd] = True
+                u = inU[kj]
+                self.sl[pj[u]] = z[u] - self.zl[pj[u]]
+                self.vlt[upd] = d[upd]
+                self.vlr[upd] = self.r[upd] - self.rl[upd]
+            self.zl[pj] = z
+            self.xl[need] = self.xt[need]
+            self.rl[need] = self.r[need]
+            target[jn] = _status(z, gamma[kj], old[jn])
+            self.stats["exact_checks"] = self.stats.get("exact_checks", 0) + len(need)
+        ch = np.flatnonzero(target != old)
+        if len(ch) == 0:
+            return np.zeros(0, dtype=int)
+        ch = ch[np.argsort(pk[ch], kind="stable")]  # by problem (the pairs are in no order)
+        pc = sel[ch]
+        kc, gc, nc = self.pk[pc], self.pg[pc], target[ch]
+        self._apply_batch(kc, gc, old[ch], nc)
+        self.state[kc, gc] = nc
+        self.pst[pc] = nc
+        return np.unique(kc)
 
     # -- linear algebra -------------------------------------------------------------
     def _rebase(self, ks):
         self.stats["rebases"] = self.stats.get("rebases", 0) + len(ks)
         self._materialize(ks)
         r_prev = np.matmul(self.Q[ks], self.xt_prev[ks][:, :, None])[:, :, 0]
+        r_prev2 = np.matmul(self.Q[ks], self.xt_prev2[ks][:, :, None])[:, :, 0]
         G = self.Kt[ks] * self.w[ks][:, :, None]  # diag(w) Kt = Σ x̂ x̂ᵀ (symmetric)
         G = 0.5 * (G + G.transpose(0, 2, 1))
         e, Q = np.linalg.eigh(G)
@@ -421,9 +534,11 @@ class _DualPath:
         QT = Q.transpose(0, 2, 1)
         self.xt[ks] = np.matmul(QT, self.r[ks][:, :, None])[:, :, 0]
         self.x0t[ks] = np.matmul(QT, self.r0[ks][:, :, None])[:, :, 0]
-        if self.cand is not None:
-            self.xl[ks] = np.matmul(QT, self.rl[ks][:, :, None])[:, :, 0]
+        self.v0t[ks] = np.matmul(QT, self.v0r[ks][:, :, None])[:, :, 0]
+        self.xl[ks] = np.matmul(QT, self.rl[ks][:, :, None])[:, :, 0]
+        self.vlt[ks] = np.matmul(QT, self.vlr[ks][:, :, None])[:, :, 0]
         self.xt_prev[ks] = np.matmul(QT, r_prev[:, :, None])[:, :, 0]
+        self.xt_prev2[ks] = np.matmul(QT, r_prev2[:, :, None])[:, :, 0]
         rows = ks[:, None]
         self.KvQ[ks] = np.matmul(self.Kt[rows, self.vidx[ks]], Q)
         self.ytil[ks] = np.matmul(QT, self.yc[ks][:, :, None])[:, :, 0]
@@ -468,6 +583,55 @@ class _DualPath:
         self.xt[idx] = xt
         self.rvalid[idx] = False
 
+    def _apply_batch(self, kc, gc, oc, nc):
+        """``_apply_changes`` for changes (problem kc[i], gene gc[i]: oc[i] -> nc[i]), ``kc``
+        sorted: problems with a few changes are updated together, one rank-one change of
+        each per pass (batched over problems); the others one by one."""
+        if len(kc) == 0:
+            return
+        starts = np.flatnonzero(np.r_[True, kc[1:] != kc[:-1]])
+        counts = np.diff(np.r_[starts, len(kc)])
+        many = counts > 4
+        for st, cnt in zip(starts[many], counts[many]):
+            sl = slice(st, st + cnt)
+            self._apply_changes(kc[st], gc[sl], oc[sl], nc[sl])
+        if many.all():
+            return
+        rank = np.arange(len(kc)) - np.repeat(starts, counts)
+        few = np.repeat(~many, counts)
+        for j in range(int(rank[few].max()) + 1):
+            sel = np.flatnonzero(few & (rank == j))
+            ks, gs = kc[sel], gc[sel]
+            o, nw = oc[sel].astype(float), nc[sel].astype(float)
+            xt = self.Xt[gs] - self.mu[ks, gs][:, None]  # B x N, x̃
+            xh = xt * self.w[ks]  # x̂
+            sigma = (nw != 0).astype(float) - (o != 0).astype(float)
+            ds = nw - o
+            nz = sigma != 0
+            if nz.any():
+                kz = ks[nz]
+                self.Kt[kz] += (sigma[nz, None, None] * xt[nz][:, :, None]) * xh[nz][:, None, :]
+            self.mt[ks] += ds[:, None] * xt
+            fresh = ~self.stale[ks]
+            if not fresh.any():
+                continue
+            kl = ks[fresh]
+            u = np.matmul(self.Q[kl].transpose(0, 2, 1), xh[fresh][:, :, None])[:, :, 0]  # Qᵀ x̂
+            self.mtil[kl] += ds[fresh][:, None] * u
+            q = nz[fresh]
+            if not q.any():
+                continue
+            kq, sq, uq = kl[q], sigma[fresh][q], u[q]
+            xv = np.take_along_axis(xt[fresh][q], self.vidx[kq], axis=1)  # B x V
+            self.KvQ[kq] += sq[:, None, None] * xv[:, :, None] * uq[:, None, :]
+            over = self.m[kq] + 1 > self.MMAX
+            self.stale[kq[over]] = True
+            ko, uo, so = kq[~over], uq[~over], sq[~over]
+            mo = self.m[ko]
+            self.U[ko, :, mo] = uo
+            self.sig[ko, mo] = so
+            self.m[ko] += 1
+
     def _apply_changes(self, k, genes, old, new):
         """Update problem k's Kt and mt for genes whose status changes old -> new."""
         x = self.Xt[genes]  # g x N
@@ -503,25 +667,30 @@ class _DualPath:
         allp = self.live
         if len(allp) == 0:
             return
+        self.xt_prev2 = self.xt_prev
         self.xt_prev = self.xt.copy()
+        # problems whose window ended (or none is open): full check and a new window
+        # (a full check reads all of X whatever the number of problems: the windows that
+        # would end soon are renewed in the same pass, see ``_ending``)
+        ends = allp[self.t_end[allp] < t]
         todo = allp
-        if self.cand is None or t > self.t_end:
-            self._refresh()
-            self._open_window(t)
-            todo = np.union1d(allp, self._sync(gamma, allp, full=True))
+        if len(ends):
+            ends = np.union1d(ends, self._ending(allp, t))
+            todo = np.union1d(allp, self._open_windows(ends, t, gamma))
         for it in range(max_iter):
             self._solve(todo, beta, gamma)
             self.stats["iterations"] += 1
-            drift = np.sqrt(np.sum((self.xt - self.x0t) ** 2, axis=1)) / self.n
-            if np.any((drift > self.dmax)[allp]):
-                self._refresh()
-                self._open_window(t)
-                todo = self._sync(gamma, allp, full=True)
+            ok = self._window_ok()
+            bad = todo[~ok[todo]]
+            if len(bad):  # the window's bound no longer holds: full check, new window
+                renew = np.union1d(bad, self._ending(allp, t))
+                rest = todo[~np.isin(todo, renew)]
+                todo = np.union1d(self._open_windows(renew, t, gamma), self._sync(gamma, rest))
             else:
-                todo = self._sync(gamma, todo, full=False)
+                todo = self._sync(gamma, todo)
             if len(todo) == 0:
                 break
-        else:
+        if len(todo):
             # Plain Newton cycles (rare: several genes at the threshold at once);
             # globalise with a line search on the dual objective for those problems.
             for k in todo:
@@ -529,10 +698,17 @@ class _DualPath:
                     self._damped(k, gamma[k], beta[k], t)
                 except (RadiogenomicsError, np.linalg.LinAlgError, FloatingPointError) as exc:
                     self._give_up(k, t, exc)
-            self.cand = None  # r moved outside the window's bookkeeping: refresh next step
+            self.t_end[todo] = -1  # r moved outside the windows' bookkeeping: new ones next step
         d = np.sqrt(np.sum((self.xt - self.xt_prev) ** 2, axis=1)) / self.n
         prev = getattr(self, "_drift", None)
         self._drift = d if prev is None else np.maximum(d, 0.5 * prev)
+
+    def _ending(self, ks, t):
+        """Problems of ``ks`` whose long window (≥ 4 × WALIGN steps) is ¾ done and ends within
+        2 × WALIGN steps."""
+        span = self.t_end[ks] - self._t_open[ks]
+        return ks[(self.t_end[ks] < t + 2 * self.WALIGN) & (4 * (t - self._t_open[ks]) >= 3 * span)
+                  & (span >= 4 * self.WALIGN)]
 
     def _give_up(self, k, t, reason):
         """Freeze problem k (Newton failed at step t): it is no longer solved, and the caller

@@ -1,0 +1,194 @@
+"""Time per SGD step of the paper-size models vs the memory-traffic floor and plain model.fit.
+
+Usage (from the repository root, with the venv active)::
+
+    PYTHONPATH=workflow/scripts python tests/benchmarks/bench_training.py \
+        [--models ae,dnn] [--methods lowrank,dense,fit] [--steps 48] [--reps 3]
+
+Models (paper §2.2): autoencoder 12,042-2000-1000-500-1000-2000-12,042 (tanh, linear
+output, MSE, momentum 0.2; 53.2M parameters) and the network 12,042 -> 2000 -> 1000 -> 500
+-> 100 -> 20 with dropout 0.25 before each of the first four Dense layers (ReLU, MAE,
+momentum 0.5, non-negative output layer; 26.6M parameters), batch size 10, random data.
+
+Floor per step ("fused floor"): every step must read the weights for the forward and the
+backward pass and read+write weights and momentum once:
+``bytes = 4 * P * (2 + 2 + 2)``, divided by the copy bandwidth measured here
+(``(bytes read + bytes written) / time`` of a large ``numpy.copyto``). Also printed: the
+floor with a materialised dense gradient (+ write and read of the gradient: ``4 * P * 8``).
+
+For each method the script times ``--reps`` epochs of ``--steps`` steps after one warm-up
+epoch (tracing excluded) and prints min and median wall time per step, and the process CPU
+time per step (less sensitive to other processes taking the cores; with 2 threads it is
+up to 2x the wall time). ``fit`` is Keras'
+``model.fit`` with ``SGD(InverseTimeDecay(lr, 1, decay), momentum)`` on the same model.
+The machine is shared: the minimum is the figure to compare, the median shows the noise.
+
+Environment knobs of the training loop (read when ``radiogenomics.training`` is imported):
+``RADIOGENOMICS_FOLD_EVERY`` (default 8), ``RADIOGENOMICS_SPAN=0`` (no span form for the
+first layer), ``RADIOGENOMICS_BLOCK_MB`` (default 16: low-rank kernels are kept transposed
+in blocks of output units of at most this many MiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
+
+N_GENES = 12042
+
+
+def copy_bandwidth(nbytes=512 * 2**20, reps=5):
+    """(read + write bytes) / second of a large numpy copy, best of ``reps``."""
+    a = np.ones(nbytes // 4, np.float32)
+    b = np.ones_like(a)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        np.copyto(b, a)
+        best = min(best, time.perf_counter() - t)
+    return 2 * a.nbytes / best
+
+
+def build(kind, seed=0):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input((N_GENES,))]
+    if kind == "ae":
+        for i, units in enumerate([2000, 1000, 500, 1000, 2000]):
+            layers.append(keras.layers.Dense(units, activation="tanh", name=f"h{i}"))
+        layers.append(keras.layers.Dense(N_GENES, name="recon"))
+        cfg = dict(loss="mse", momentum=0.2, learning_rate=0.2, decay=1e-5, nonneg=(), n_out=N_GENES)
+    else:
+        for i, units in enumerate([2000, 1000, 500, 100]):
+            layers.append(keras.layers.Dropout(0.25, name=f"dropout{i}"))
+            layers.append(keras.layers.Dense(units, activation="relu", name=f"hidden{i + 1}"))
+        layers.append(keras.layers.Dense(20, name="output"))
+        cfg = dict(loss="mae", momentum=0.5, learning_rate=0.3, decay=5e-5, nonneg=("output",),
+                   n_out=20)
+    return keras.Sequential(layers), cfg
+
+
+def time_loop(kind, method, steps, reps, batch_size):
+    import tensorflow as tf
+
+    from radiogenomics import training
+
+    model, cfg = build(kind)
+    n = steps * batch_size
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.uniform(-1, 1, (n, N_GENES)).astype(np.float32))
+    y = tf.constant(rng.uniform(0, 1, (n, cfg["n_out"])).astype(np.float32) if kind == "dnn" else x)
+    tf.config.experimental.enable_op_determinism()
+    net = training._Net(model, cfg["nonneg"])
+    lowrank = training.plan_layers(net, cfg["momentum"], batch_size, method, n_train=n)
+    lowrank = [f"{d.name}(span)" if d.span else d.name for d in net.dense if d.lowrank]
+    loop = training._Loop(tf, net, training._loss_fn(tf, cfg["loss"]), cfg["learning_rate"],
+                          cfg["decay"], cfg["momentum"], batch_size, steps, 1, x=x)
+    perm = tf.constant(np.arange(n, dtype=np.int32))
+    t0 = time.perf_counter()
+    float(loop.epoch(x, y, perm))  # trace + warm-up
+    trace = time.perf_counter() - t0
+    times, cpu = [], []
+    for _ in range(reps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        float(loop.epoch(x, y, perm))
+        times.append((time.perf_counter() - t0) / steps)
+        cpu.append((time.process_time() - c0) / steps)
+    loop.finalize()
+    return times, cpu, trace, lowrank
+
+
+def time_fit(kind, steps, reps, batch_size):
+    import keras
+    import tensorflow as tf
+
+    model, cfg = build(kind)
+    if cfg["nonneg"]:
+        model.get_layer("output").kernel_constraint = keras.constraints.NonNeg()
+        model.get_layer("output").bias_constraint = keras.constraints.NonNeg()
+    sched = keras.optimizers.schedules.InverseTimeDecay(cfg["learning_rate"], 1, cfg["decay"])
+    model.compile(optimizer=keras.optimizers.SGD(sched, momentum=cfg["momentum"]), loss=cfg["loss"])
+    n = steps * batch_size
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (n, N_GENES)).astype(np.float32)
+    y = rng.uniform(0, 1, (n, cfg["n_out"])).astype(np.float32) if kind == "dnn" else x
+    t0 = time.perf_counter()
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+    trace = time.perf_counter() - t0
+    times, cpu = [], []
+    for _ in range(reps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+        times.append((time.perf_counter() - t0) / steps)
+        cpu.append((time.process_time() - c0) / steps)
+    del tf
+    return times, cpu, trace, []
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default="ae,dnn")
+    parser.add_argument("--methods", default="auto,dense,fit",
+                        help="auto (low-rank where it pays), lowrank (all unconstrained layers), "
+                             "dense, fit (keras model.fit)")
+    parser.add_argument("--fold-every", type=int, default=None,
+                        help="fold the low-rank updates every this many steps (default: "
+                             "training.FOLD_EVERY)")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="steps per timed epoch (default: one paper epoch: AE 48, DNN 10)")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=10)
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    from radiogenomics import training
+
+    if args.fold_every:
+        training.FOLD_EVERY = args.fold_every
+    bw = copy_bandwidth()
+    print(f"copy bandwidth (read+write): {bw / 1e9:.1f} GB/s; TF {tf.__version__}; "
+          f"threads intra={tf.config.threading.get_intra_op_parallelism_threads()}")
+    for kind in args.models.split(","):
+        model, _ = build(kind)
+        params = model.count_params()
+        del model
+        steps = args.steps or {"ae": 48, "dnn": 10}[kind]
+        if kind != args.models.split(",")[0]:
+            bw = copy_bandwidth()  # measured again right before each model (shared machine)
+            print(f"\ncopy bandwidth (read+write): {bw / 1e9:.1f} GB/s")
+        floor = 4 * params * 6 / bw
+        floor_grad = 4 * params * 8 / bw
+        print(f"\n{kind}: {params / 1e6:.1f}M parameters, {steps} steps/epoch, batch "
+              f"{args.batch_size}; fused floor {floor * 1e3:.1f} ms/step, with dense gradient "
+              f"{floor_grad * 1e3:.1f} ms/step")
+        results = {}
+        for method in args.methods.split(","):
+            if method == "fit":
+                times, cpu, trace, lowrank = time_fit(kind, steps, args.reps, args.batch_size)
+            else:
+                times, cpu, trace, lowrank = time_loop(kind, method, steps, args.reps,
+                                                       args.batch_size)
+            results[method] = (min(times), min(cpu))
+            extra = f" low-rank layers {lowrank}" if lowrank else ""
+            print(f"  {method:8s} min {min(times) * 1e3:7.1f} ms/step  median "
+                  f"{statistics.median(times) * 1e3:7.1f}  = {min(times) / floor:4.2f}x floor  "
+                  f"cpu {min(cpu) * 1e3:7.1f} ms/step  (first epoch incl. tracing {trace:.1f} s){extra}",
+                  flush=True)
+        if "fit" in results:
+            for method, (t, c) in results.items():
+                if method != "fit":
+                    print(f"  {method} / model.fit: wall {t / results['fit'][0]:.2f}, "
+                          f"cpu {c / results['fit'][1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
