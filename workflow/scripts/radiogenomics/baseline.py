@@ -331,6 +331,7 @@ class _DualPath:
         self._window_w = np.full(self.P, 4)
         self._efac = np.full(self.P, 0.05)
         self._eratio = np.zeros(self.P)
+        self._drift = None  # per problem, per-step ||Δr||/n (set after the first step)
         self.emax = np.ones(self.P)
         self.c_lo = -1.0
         self.c_hi = np.ones(self.P)
@@ -411,7 +412,7 @@ class _DualPath:
         g_lo = self.lambdas[ks, t_end] * self.alpha[ks]
         nv = np.sqrt(np.einsum("ij,ij->i", v0r, v0r))
         ynorm = np.sqrt(np.sum(self.yc[ks] ** 2, axis=1))
-        step = getattr(self, "_drift", None)  # per-step ||Δr||/n, for v = 0 (no direction yet)
+        step = self._drift  # per-step ||Δr||/n, for v = 0 (no direction yet)
         step = np.full(len(ks), 1e-3) * ynorm / n if step is None else step[ks]
         emax = np.where(nv > 0, self._efac[ks] * nsteps * nv, 2.0 * nsteps * step * n)
         emax = np.maximum(emax, 1e-12 * ynorm)
@@ -700,7 +701,7 @@ class _DualPath:
                     self._give_up(k, t, exc)
             self.t_end[todo] = -1  # r moved outside the windows' bookkeeping: new ones next step
         d = np.sqrt(np.sum((self.xt - self.xt_prev) ** 2, axis=1)) / self.n
-        prev = getattr(self, "_drift", None)
+        prev = self._drift
         self._drift = d if prev is None else np.maximum(d, 0.5 * prev)
 
     def _ending(self, ks, t):
