@@ -41,9 +41,13 @@ Solvers (all exact up to floating point; none iterates to a tolerance):
   path's last step v), z_j(r) = z0_j + c s0_j + x_cjᵀ(d - c v)/n for d = r - r0 and
   c = dᵀv/vᵀv, so |z_j - z0_j - c s0_j| ≤ ||x_cj|| · ||d - c v|| / n (Cauchy-Schwarz on
   the part of the drift that the path's direction does not explain, a few per cent of it).
-  Between full checks only the genes whose predicted |z| can reach the threshold within
-  the window are candidates, and those are recomputed only when the same first-order
-  bound, from their last exact values, cannot settle them. The active-set Gram matrix of each
+  The full check is one single-precision product over all genes whose rounding error
+  (bounded, see ``_open_windows``) is added to the slack; only the genes it cannot settle
+  are recomputed in double precision. Between full checks only the genes whose predicted
+  |z| can reach the threshold within the window are candidates, and those are recomputed
+  exactly only when the same first-order bound, from their last exact values, cannot
+  settle them (only those pairs, unless they are many: then all of the problem's pairs
+  and a new reference point). The active-set Gram matrix of each
   problem is kept as an eigendecomposition plus at most ``MMAX`` rank-one changes
   (Woodbury), so a λ step costs O(n²) per problem instead of a factorisation, and r is
   kept in that eigenbasis. No early path stop (glmnet's deviance rule) is used: it would
@@ -67,6 +71,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from scipy.linalg.blas import dger
 
 from .errors import RadiogenomicsError
 
@@ -266,9 +271,27 @@ class _DualPath:
     #: longest screening window (λ steps)
     WMAX = 64
     WALIGN = 8
+    #: window length rule: a renewal costs ≈ WKAPPA × p pair checks (see ``_open_windows``)
+    WKAPPA = 3.0
+    #: when some windows must be renewed, those whose drift allowance is this much used are
+    #: renewed in the same pass over X (a pass costs far more than one problem in it)
+    ENDING_DRIFT = 0.5
+    #: Woodbury systems are solved in batches of problems with similar numbers of changes
+    BUCKETS = ((1, 4), (5, 12), (13, 16))
+    #: a problem whose unsettled candidate pairs are ≥ 1/SYNC_FULL of its pairs gets exact
+    #: values for all of its pairs (and a new reference); otherwise only those pairs
+    SYNC_FULL = 4
 
     def __init__(self, X, y, train, alpha, lambdas):
         self.Xt = np.ascontiguousarray(X.T)  # p x N
+        # single-precision copy (N x p, centred on all patients) for the screening passes
+        Xg = X - X.mean(axis=0)
+        self.X32 = np.ascontiguousarray(Xg, dtype=np.float32)
+        self.xn32 = np.sqrt(np.einsum("ij,ij->j", Xg, Xg)).astype(np.float32)
+        # relative error bound of a single-precision dot product of length N with rounded
+        # inputs, (N + 2) u / (1 - (N + 2) u) with u = 2^-24 (any summation order), plus the
+        # few elementwise single-precision operations of the screening test, with margin
+        self.f32_err = 1.5 * (X.shape[0] + 10) * 2.0**-24 + 1e-12
         self.p, self.N = self.Xt.shape
         self.y = np.asarray(y, dtype=float)
         self.w = train.astype(float)  # P x N
@@ -344,7 +367,11 @@ class _DualPath:
     def _materialize(self, ks):
         ks = np.asarray(ks)[~self.rvalid[ks]]
         if len(ks):
-            self.r[ks] = np.matmul(self.Q[ks], self.xt[ks][:, :, None])[:, :, 0]
+            # one matrix-vector product per problem, in place (a batched product would first
+            # copy the selected Q, N x N each: the cost is reading Q, not the arithmetic)
+            Q, xt, r = self.Q, self.xt, self.r
+            for k in ks.tolist():
+                np.dot(Q[k], xt[k], out=r[k])
             self.rvalid[ks] = True
 
     @staticmethod
@@ -376,20 +403,8 @@ class _DualPath:
         v0t = self.xt_prev[ks] - self.xt_prev2[ks]
         v0r = np.matmul(self.Q[ks], v0t[:, :, None])[:, :, 0]
         r = self.r[ks]
-        Z = self.Xt @ np.concatenate([r, v0r]).T  # p x 2|ks|
         n = self.n[ks]
-        z0 = Z[:, : len(ks)] / n[None, :]
-        s0 = Z[:, len(ks):] / n[None, :]
-        # full check (exact z of every gene)
-        old = self.state[ks].T
-        target = _status(z0, gamma[None, ks], old)  # p x |ks|
-        pi, gi = np.nonzero((old != target).T)  # problem position, gene; sorted by problem
-        if len(pi):
-            kc = ks[pi]
-            nc = target[gi, pi]
-            self._apply_batch(kc, gi, old[gi, pi], nc)
-            self.state[kc, gi] = nc
-        changed = np.unique(ks[pi])
+        K = len(ks)
         # window length and drift allowance, per problem
         opened = self.t_end[ks] >= 0
         ko = ks[opened]
@@ -399,8 +414,8 @@ class _DualPath:
             cnt = np.bincount(self.pk, minlength=self.P)[ko]
             rho = np.maximum(cnt, 1) / np.maximum(self._window_w[ko], 1)
             # refresh ≈ KAPPA × p pair checks; candidates grow ≈ linearly in W: W* = √(κp / ρ)
-            w_new = np.clip(np.sqrt(3.0 * self.p / rho), 1, np.minimum(2 * self._window_w[ko], self.WMAX)).astype(int)
-            short = lasted < self._window_w[ko] // 2
+            w_new = np.clip(np.sqrt(self.WKAPPA * self.p / rho), 1, np.minimum(2 * self._window_w[ko], self.WMAX)).astype(int)
+            short = (lasted < self._window_w[ko] // 2) & (self._eratio[ko] > 1)
             w_new[short] = np.maximum(self._window_w[ko][short] // 2, 1)  # cut short by drift
             self._window_w[ko] = w_new
         self._t_open[ks] = t
@@ -417,14 +432,65 @@ class _DualPath:
         emax = np.where(nv > 0, self._efac[ks] * nsteps * nv, 2.0 * nsteps * step * n)
         emax = np.maximum(emax, 1e-12 * ynorm)
         c_hi = 1.5 * nsteps + 1.0
-        za = z0 + self.c_lo * s0
-        zb = z0 + c_hi[None, :] * s0
-        slack = (self.cnorm[ks].T * (emax / n)[None, :] * (1 + 1e-9) + 1e-15
-                 + TIE_RTOL * g_hi[None, :] + 1e-12 * (np.abs(z0) + c_hi[None, :] * np.abs(s0)))
-        below = np.maximum(np.abs(za), np.abs(zb)) + slack < g_lo[None, :]
-        sg = np.sign(z0)
-        above = np.minimum(sg * za, sg * zb) - slack > g_hi[None, :]
-        pi, gi = np.nonzero(~(below | above).T)
+
+        # Pass over all genes in single precision (one (2K x N) @ (N x p) product with X
+        # centred on all patients: x_jᵀr is unchanged as r sums to 0). Its error is at most
+        # f32_err ||x_j|| (||r|| + |c| ||v||)/n (input rounding plus an N-term dot product,
+        # any summation order), which is added to the window's slack: a gene that is not a
+        # candidate even so keeps its status for the whole window, and that status is the one
+        # the single-precision z gives (it is clear of the threshold by more than the error).
+        R = np.concatenate([r / n[:, None], v0r / n[:, None]]).astype(np.float32)
+        Z = R @ self.X32  # 2K x p
+        z32, s32 = Z[:K], Z[K:]
+        cmax = np.maximum(-self.c_lo, c_hi)
+        rn = np.sqrt(np.einsum("ij,ij->i", r, r)) / n
+        b = self.f32_err * (rn + cmax * nv / n)
+        cm = (0.5 * (self.c_lo + c_hi)).astype(np.float32)
+        hr = (0.5 * (c_hi - self.c_lo) * (1 + 1e-6)).astype(np.float32)
+        mid = 0.5 * (g_lo + g_hi)
+        lim0 = 0.5 * (g_hi - g_lo) + 1e-15 + (TIE_RTOL + 1e-6) * g_hi
+        a = emax / n * (1 + 1e-6) + b
+        dev = z32 + cm[:, None] * s32
+        np.abs(dev, out=dev)
+        dev -= mid.astype(np.float32)[:, None]
+        np.abs(dev, out=dev)
+        lim = np.abs(s32)
+        lim *= hr[:, None]
+        lim += self.xn32[None, :] * a.astype(np.float32)[:, None]
+        lim += lim0.astype(np.float32)[:, None]
+        pi, gi = np.nonzero(dev <= lim)  # candidates at single precision, sorted by problem
+        m32 = mid.astype(np.float32)[:, None]
+        target = (z32 > m32).view(np.int8) - (z32 < -m32).view(np.int8)  # K x p
+        # candidates: exact z and slope (double precision, as everywhere else)
+        bounds = np.searchsorted(pi, np.arange(K + 1))
+        zc = np.empty(len(pi))
+        sc = np.empty(len(pi))
+        for q in range(K):
+            lo, hi = bounds[q], bounds[q + 1]
+            if hi > lo:
+                zs = self.Xt[gi[lo:hi]] @ np.stack([r[q], v0r[q]], axis=1)
+                zc[lo:hi] = zs[:, 0] / n[q]
+                sc[lo:hi] = zs[:, 1] / n[q]
+        old = self.state[ks]  # K x p
+        target[pi, gi] = _status(zc, gamma[ks][pi], old[pi, gi])
+        # full check: every gene's status in line with z
+        qi, gj = np.nonzero(old != target)  # problem position, gene; sorted by problem
+        if len(qi):
+            kc = ks[qi]
+            nc = target[qi, gj]
+            self._apply_batch(kc, gj, old[qi, gj], nc)
+            self.state[kc, gj] = nc
+        changed = np.unique(ks[qi])
+        # the window's candidate pairs, from the exact values
+        za = zc + self.c_lo * sc
+        zb = zc + c_hi[pi] * sc
+        slack = (self.cnorm[ks[pi], gi] * (emax / n)[pi] * (1 + 1e-9) + 1e-15
+                 + TIE_RTOL * g_hi[pi] + 1e-12 * (np.abs(zc) + c_hi[pi] * np.abs(sc)))
+        below = np.maximum(np.abs(za), np.abs(zb)) + slack < g_lo[pi]
+        sg = np.sign(zc)
+        above = np.minimum(sg * za, sg * zb) - slack > g_hi[pi]
+        keep_c = ~(below | above)
+        pi, gi, z0c, s0c = pi[keep_c], gi[keep_c], zc[keep_c], sc[keep_c]
         kk = ks[pi]
         # replace the pairs of ks
         inK = np.zeros(self.P, dtype=bool)
@@ -432,8 +498,8 @@ class _DualPath:
         keep = ~inK[self.pk]
         self.pk = np.concatenate([self.pk[keep], kk])
         self.pg = np.concatenate([self.pg[keep], gi])
-        self.zl = np.concatenate([self.zl[keep], z0[gi, pi]])
-        self.sl = np.concatenate([self.sl[keep], s0[gi, pi]])
+        self.zl = np.concatenate([self.zl[keep], z0c])
+        self.sl = np.concatenate([self.sl[keep], s0c])
         self.cn = np.concatenate([self.cn[keep], self.cnorm[kk, gi]])
         self.pst = np.concatenate([self.pst[keep], self.state[kk, gi]])
         self.r0[ks] = r
@@ -451,11 +517,12 @@ class _DualPath:
         self.stats["candidate_rows"] += len(kk)
         return changed
 
-    def _window_ok(self):
-        """Per problem: is the window's first-order bound still valid at the current r?"""
-        c, e = self._linear_fit(self.xt - self.x0t, self.v0t)
-        self._eratio = np.maximum(self._eratio, e / self.emax)
-        return (e <= self.emax) & (c >= self.c_lo) & (c <= self.c_hi)
+    def _window_ok(self, idx):
+        """For the problems ``idx``: is the window's first-order bound still valid at the
+        current r?"""
+        c, e = self._linear_fit(self.xt[idx] - self.x0t[idx], self.v0t[idx])
+        self._eratio[idx] = np.maximum(self._eratio[idx], e / self.emax[idx])
+        return (e <= self.emax[idx]) & (c >= self.c_lo) & (c <= self.c_hi[idx])
 
     def _sync(self, gamma, problems):
         """Bring the stored status of genes in line with the current r.
@@ -472,7 +539,9 @@ class _DualPath:
             return np.zeros(0, dtype=int)
         pk = self.pk[sel]
         d = self.xt - self.xl
-        c, e = self._linear_fit(d, self.vlt)
+        c = np.zeros(self.P)
+        e = np.zeros(self.P)
+        c[problems], e[problems] = self._linear_fit(d[problems], self.vlt[problems])
         zl, sl = self.zl[sel], self.sl[sel]
         cs = c[pk] * sl
         zp = zl + cs
@@ -485,31 +554,40 @@ class _DualPath:
         target = (zp > g).view(np.int8) - (zp < -g).view(np.int8)
         old = self.pst[sel]
         if unsettled.any():
-            need = np.unique(pk[unsettled])
+            # exact z for the unsettled pairs; a problem with many (≥ 1/SYNC_FULL of its
+            # pairs) gets exact z for all of its pairs and a new reference (r_l, its
+            # direction and z_l, s_l), the others keep theirs
+            ucnt = np.bincount(pk[unsettled], minlength=self.P)
+            pcnt = np.bincount(pk, minlength=self.P)
+            full = (ucnt > 0) & (self.SYNC_FULL * ucnt >= pcnt)
+            need = np.flatnonzero(ucnt)
             self._materialize(need)
-            inN = np.zeros(self.P, dtype=bool)
-            inN[need] = True
-            jn = np.flatnonzero(inN[pk])
+            jn = np.flatnonzero(unsettled | full[pk])
             pj = sel[jn]
             kj = pk[jn]
             z = np.einsum("ij,ij->i", self.Xt[self.pg[pj]], self.r[kj]) / self.n[kj]
-            # new direction for the pairs' prediction: the secant since their last exact
-            # values (kept when the step since then is too short to define one well)
-            dn = np.sqrt(np.einsum("ij,ij->i", d[need], d[need]))
-            vn = np.sqrt(np.einsum("ij,ij->i", self.vlt[need], self.vlt[need]))
-            upd = need[(dn > 0) & (dn >= 0.5 * vn)]
-            if len(upd):
-                inU = np.zeros(self.P, dtype=bool)
-                inU[upd] = True
-                u = inU[kj]
-                self.sl[pj[u]] = z[u] - self.zl[pj[u]]
-                self.vlt[upd] = d[upd]
-                self.vlr[upd] = self.r[upd] - self.rl[upd]
-            self.zl[pj] = z
-            self.xl[need] = self.xt[need]
-            self.rl[need] = self.r[need]
+            fullp = np.flatnonzero(full)
+            if len(fullp):
+                # new direction for the pairs' prediction: the secant since their last exact
+                # values (kept when the step since then is too short to define one well)
+                fj = full[kj]
+                pf, kf, zf = pj[fj], kj[fj], z[fj]
+                dn = np.sqrt(np.einsum("ij,ij->i", d[fullp], d[fullp]))
+                vn = np.sqrt(np.einsum("ij,ij->i", self.vlt[fullp], self.vlt[fullp]))
+                upd = fullp[(dn > 0) & (dn >= 0.5 * vn)]
+                if len(upd):
+                    inU = np.zeros(self.P, dtype=bool)
+                    inU[upd] = True
+                    u = inU[kf]
+                    self.sl[pf[u]] = zf[u] - self.zl[pf[u]]
+                    self.vlt[upd] = d[upd]
+                    self.vlr[upd] = self.r[upd] - self.rl[upd]
+                self.zl[pf] = zf
+                self.xl[fullp] = self.xt[fullp]
+                self.rl[fullp] = self.r[fullp]
             target[jn] = _status(z, gamma[kj], old[jn])
-            self.stats["exact_checks"] = self.stats.get("exact_checks", 0) + len(need)
+            self.stats["exact_checks"] = self.stats.get("exact_checks", 0) + len(fullp)
+            self.stats["pair_checks"] = self.stats.get("pair_checks", 0) + len(jn)
         ch = np.flatnonzero(target != old)
         if len(ch) == 0:
             return np.zeros(0, dtype=int)
@@ -565,7 +643,7 @@ class _DualPath:
         # the batched m x m systems are not all padded to the largest m.
         pos = np.arange(self.P)[idx]
         m = self.m[pos]
-        for lo, hi in ((1, 4), (5, 12), (13, self.MMAX)):
+        for lo, hi in self.BUCKETS:
             sel = np.flatnonzero((m >= lo) & (m <= hi))
             if len(sel) == 0:
                 continue
@@ -609,22 +687,29 @@ class _DualPath:
             sigma = (nw != 0).astype(float) - (o != 0).astype(float)
             ds = nw - o
             nz = sigma != 0
-            if nz.any():
-                kz = ks[nz]
-                self.Kt[kz] += (sigma[nz, None, None] * xt[nz][:, :, None]) * xh[nz][:, None, :]
+            # rank-one updates in place (BLAS ger on the transposed, Fortran-ordered view;
+            # a fancy-indexed += would copy each N x N matrix out and back)
+            Kt = self.Kt
+            for i in np.flatnonzero(nz).tolist():
+                dger(sigma[i], xh[i], xt[i], a=Kt[ks[i]].T, overwrite_a=1)
             self.mt[ks] += ds[:, None] * xt
             fresh = ~self.stale[ks]
             if not fresh.any():
                 continue
             kl = ks[fresh]
-            u = np.matmul(self.Q[kl].transpose(0, 2, 1), xh[fresh][:, :, None])[:, :, 0]  # Qᵀ x̂
+            xf = xh[fresh]
+            u = np.empty_like(xf)  # Qᵀ x̂, one product per problem (no copy of Q)
+            for i, k in enumerate(kl.tolist()):
+                np.dot(xf[i], self.Q[k], out=u[i])
             self.mtil[kl] += ds[fresh][:, None] * u
             q = nz[fresh]
             if not q.any():
                 continue
             kq, sq, uq = kl[q], sigma[fresh][q], u[q]
             xv = np.take_along_axis(xt[fresh][q], self.vidx[kq], axis=1)  # B x V
-            self.KvQ[kq] += sq[:, None, None] * xv[:, :, None] * uq[:, None, :]
+            KvQ = self.KvQ
+            for i, k in enumerate(kq.tolist()):
+                dger(sq[i], uq[i], xv[i], a=KvQ[k].T, overwrite_a=1)
             over = self.m[kq] + 1 > self.MMAX
             self.stale[kq[over]] = True
             ko, uo, so = kq[~over], uq[~over], sq[~over]
@@ -681,8 +766,7 @@ class _DualPath:
         for it in range(max_iter):
             self._solve(todo, beta, gamma)
             self.stats["iterations"] += 1
-            ok = self._window_ok()
-            bad = todo[~ok[todo]]
+            bad = todo[~self._window_ok(todo)]
             if len(bad):  # the window's bound no longer holds: full check, new window
                 renew = np.union1d(bad, self._ending(allp, t))
                 rest = todo[~np.isin(todo, renew)]
@@ -705,11 +789,12 @@ class _DualPath:
         self._drift = d if prev is None else np.maximum(d, 0.5 * prev)
 
     def _ending(self, ks, t):
-        """Problems of ``ks`` whose long window (≥ 4 × WALIGN steps) is ¾ done and ends within
-        2 × WALIGN steps."""
+        """Problems of ``ks`` renewed early, in a pass over X that takes place anyway: those
+        whose long window (≥ 4 × WALIGN steps) is ¾ done and ends within 2 × WALIGN steps, and
+        those whose drift has used ENDING_DRIFT of its allowance."""
         span = self.t_end[ks] - self._t_open[ks]
-        return ks[(self.t_end[ks] < t + 2 * self.WALIGN) & (4 * (t - self._t_open[ks]) >= 3 * span)
-                  & (span >= 4 * self.WALIGN)]
+        return ks[((self.t_end[ks] < t + 2 * self.WALIGN) & (4 * (t - self._t_open[ks]) >= 3 * span)
+                   & (span >= 4 * self.WALIGN)) | (self._eratio[ks] >= self.ENDING_DRIFT)]
 
     def _give_up(self, k, t, reason):
         """Freeze problem k (Newton failed at step t): it is no longer solved, and the caller
