@@ -384,9 +384,10 @@ class _DualPath:
         return c, np.sqrt(np.einsum("ij,ij->i", dc, dc))
 
     def _open_windows(self, ks, t, gamma):
-        """Exact z = X_cᵀr/n of every gene for the problems ``ks`` (and its slope
-        s = X_cᵀv/n along the path's direction v = r(t-1) - r(t-2)), the status of every
-        gene brought in line with it (full check), and a new screening window for each.
+        """z = X_cᵀr/n of every gene for the problems ``ks`` (and its slope s = X_cᵀv/n
+        along the path's direction v = r(t-1) - r(t-2)): in single precision for all genes,
+        with its rounding bound in the slack, and exactly for the candidates; the status of
+        every gene brought in line with it (full check), and a new screening window for each.
 
         Within problem k's window, z_j(r) = z0_j + c s0_j + x_cjᵀ(d - c v)/n for d = r - r0
         and any scalar c; with c = dᵀv/vᵀv and e = ||d - c v||, |z_j - z0_j - c s0_j| ≤
@@ -528,9 +529,10 @@ class _DualPath:
         """Bring the stored status of genes in line with the current r.
 
         Only the windows' candidate pairs of ``problems`` are examined: the
-        first-order prediction z_l + c s_l from their last exact values settles most; a
-        problem with an unsettled pair gets exact z for all its pairs. Returns the
-        problems whose active set or signs changed.
+        first-order prediction z_l + c s_l from their last exact values settles most; the
+        unsettled pairs get exact z (all of a problem's pairs, and a new reference point,
+        when they are ≥ 1/SYNC_FULL of them). Returns the problems whose active set or
+        signs changed.
         """
         inS = np.zeros(self.P, dtype=bool)
         inS[problems] = True
@@ -586,7 +588,7 @@ class _DualPath:
                 self.xl[fullp] = self.xt[fullp]
                 self.rl[fullp] = self.r[fullp]
             target[jn] = _status(z, gamma[kj], old[jn])
-            self.stats["exact_checks"] = self.stats.get("exact_checks", 0) + len(fullp)
+            self.stats["full_rechecks"] = self.stats.get("full_rechecks", 0) + len(fullp)
             self.stats["pair_checks"] = self.stats.get("pair_checks", 0) + len(jn)
         ch = np.flatnonzero(target != old)
         if len(ch) == 0:
