@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from radiogenomics import folds, io, names, seeds
-from radiogenomics.cohort import find_segmentations
+from radiogenomics.cohort import find_segmentations, segmentation_inventory
 from radiogenomics.errors import RadiogenomicsError
 
 
@@ -100,6 +100,36 @@ def test_find_segmentations_errors(tmp_path):
     (tmp_path / "brain.nii.gz").write_bytes(b"")
     with pytest.raises(RadiogenomicsError, match="brain.nii.gz: file name does not match"):
         find_segmentations(tmp_path, "*.nii.gz", REGEX)
+
+
+def test_segmentation_inventory_lists_every_file_and_reads_nii(tmp_path):
+    """Nothing in the folder is skipped without a word; .nii is read as .nii.gz is."""
+    names_ = ["TCGA-02-0006_2006.03.29_GlistrboostManuallyCorrected.nii.gz",
+              "TCGA-02-0006_2006.03.29_Glistrboost.nii.gz",
+              "TCGA-06-0125_1996.12.10_seg.nii",
+              "TCGA-06-0130_seg.nii.gz.bak", "notes.txt", "sub/TCGA-06-0145_seg.nii.gz", ".hidden.nii.gz"]
+    for name in names_:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    table = segmentation_inventory(tmp_path, ["*.nii.gz", "*.nii"], REGEX, "ManuallyCorrected")
+    assert list(table.columns) == ["file", "patient", "used", "reason"]
+    rows = table.set_index("file")
+    assert sorted(rows.index) == sorted(n for n in names_ if not n.startswith("."))
+    assert set(rows.index[rows["used"]]) == {names_[0], names_[2]}
+    assert "ManuallyCorrected" in rows.loc[names_[1], "reason"] and rows.loc[names_[1], "patient"] == "TCGA-02-0006"
+    for unread in ("TCGA-06-0130_seg.nii.gz.bak", "notes.txt", "sub/TCGA-06-0145_seg.nii.gz"):
+        assert not rows.loc[unread, "used"] and "does not match data.segmentation_glob" in rows.loc[unread, "reason"]
+    assert find_segmentations(tmp_path, ["*.nii.gz", "*.nii"], REGEX, "ManuallyCorrected") == {
+        "TCGA-02-0006": str(tmp_path / names_[0]), "TCGA-06-0125": str(tmp_path / names_[2])}
+    # a sub-directory glob (the TCIA tree: one folder per patient)
+    assert find_segmentations(tmp_path, "*/*.nii.gz", REGEX) == {"TCGA-06-0145": str(tmp_path / names_[5])}
+    # the schema's default reads both
+    from radiogenomics import configuration
+    from conftest import REPO, tiny_config
+    cfg = tiny_config()
+    cfg["data"].pop("segmentation_glob", None)
+    configuration.validate(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    assert cfg["data"]["segmentation_glob"] == ["*.nii.gz", "*.nii"]
 
 
 def test_atomic_write_uses_umask_permissions(tmp_path):

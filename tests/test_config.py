@@ -114,6 +114,43 @@ def test_unreadable_config_file(tmp_path):
         configuration.load(bad, SCHEMA)
 
 
+BROKEN_YAML = "seed: 7\ndata:\n  expression: resources/demo/expression\n   segmentations: x\n"
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BROKEN_YAML)
+    with pytest.raises(RadiogenomicsError, match=rf"^{bad}:4:\d+: not valid YAML: "):
+        configuration.read_yaml(bad)
+    with pytest.raises(RadiogenomicsError, match=rf"^{bad}:4:"):
+        configuration.load(bad, SCHEMA)
+
+
+def test_config_check_command(tmp_path, capsys):
+    """python -m radiogenomics.configuration: for --configfile files, which Snakemake parses
+    before any workflow code can name the file and line."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BROKEN_YAML)
+    assert configuration.main([str(bad)]) == 1
+    assert f"{bad}:4:" in capsys.readouterr().err
+    assert configuration.main([str(REPO / "config" / "config.yaml"), str(REPO / "config" / "paper.yaml")]) == 0
+    override = tmp_path / "override.yaml"
+    override.write_text("cv:\n  folds: 1\n")
+    assert configuration.main([str(REPO / "config" / "config.yaml"), str(override)]) == 1
+    assert "cv.folds" in capsys.readouterr().err
+
+
+@pytest.mark.workflow
+def test_snakemake_names_the_line_of_a_yaml_syntax_error(tmp_path):
+    wd = workflow_dir(tmp_path / "wf", tiny_config())
+    (wd / "config" / "config.yaml").write_text(BROKEN_YAML)
+    proc = snakemake(wd, "-n", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config/config.yaml:4:" in out and "not valid YAML" in out, out[-3000:]
+    assert "Traceback" not in out
+
+
 @pytest.mark.workflow
 def test_snakemake_stops_before_any_job(tmp_path):
     """An invalid config stops `snakemake` at parse time with the key in the message."""

@@ -540,3 +540,90 @@ def test_read_patient_tables_checks(tmp_path):
     io.write_tsv(F.patient_table("P", _values(1.0)), a)
     with pytest.raises(RadiogenomicsError, match="two feature tables"):
         F.read_patient_tables([a, a])
+
+
+# ---------------------------------------------------------------------------------------
+# tiny regions (features.min_voxels) and the documented ranges
+
+
+def test_single_voxel_region_has_impossible_values_and_counts_as_missing_below_min_voxels(tmp_path):
+    data = brats_case()
+    data[data == 4] = 1
+    data[31, 26, 19] = 4                                # a 1-voxel enhancing region
+    path = save(tmp_path / "TCGA-02-0001_seg.nii.gz", data)
+    raw, sizes = F.patient_features_and_sizes(path, LABELS, "paper", 26, 1)
+    assert sizes == {"enhancing": 1, "edema": int(np.count_nonzero(data == 2))}
+    # what the issue measured: sphericity 1.61, compactness 2 = 4.17, max diameter 0
+    assert raw["enhancing_sphericity"] == pytest.approx(1.6098, abs=1e-3)
+    assert raw["enhancing_compactness2"] == pytest.approx(4.1717, abs=1e-3)
+    assert raw["enhancing_max_diameter"] == 0.0
+    flagged = {f for f, _, _ in F.range_violations(raw)}
+    assert {"enhancing_sphericity", "enhancing_compactness2", "enhancing_max_diameter",
+            "enhancing_spherical_disproportion", "enhancing_compactness1"} <= flagged
+    assert not any(f.startswith("edema_") for f in flagged)
+    values, sizes = F.patient_features_and_sizes(path, LABELS, "paper", 26, F.MIN_VOXELS)
+    assert F.missing_regions(values) == ["enhancing"] and sizes["enhancing"] == 1
+    assert all(math.isfinite(values[f"edema_{n}"]) for n in SHAPE_FEATURES)
+    assert not F.range_violations(values)
+
+
+@pytest.mark.parametrize("convention", ["paper", "ibsi"])
+def test_regions_at_min_voxels_are_kept_and_in_range(convention):
+    rng = np.random.default_rng(3)
+    for radius in (2.4, 3.0, 4.0, 6.0, 9.0):
+        ball = ellipsoid((radius,) * 3, (1.0, 1.0, 1.0), rng.uniform(-0.5, 0.5, 3))
+        assert np.count_nonzero(ball) >= F.MIN_VOXELS
+        values = F.roi_features(ball, (1, 1, 1), convention, min_voxels=F.MIN_VOXELS)
+        assert all(math.isfinite(v) for v in values.values())
+        assert not F.range_violations({f"enhancing_{k}": v for k, v in values.items()}), (radius, values)
+    small = ellipsoid((1.5,) * 3, (1.0, 1.0, 1.0))
+    assert np.count_nonzero(small) < F.MIN_VOXELS
+    assert all(math.isnan(v) for v in F.roi_features(small, (1, 1, 1), convention,
+                                                     min_voxels=F.MIN_VOXELS).values())
+
+
+def test_range_violations_bounds():
+    good = {f"enhancing_{n}": v for n, v in zip(SHAPE_FEATURES, (1.0, 2.0, 0.2, 0.7, 1 / 0.7, 20.0, 15.0, 10.0,
+                                                                 0.7 ** 1.5 / (6 * math.pi), 0.7 ** 3))}
+    assert F.range_violations(good) == []
+    assert F.range_violations({**good, "enhancing_volume": math.nan}) == []       # missing: not checked
+    s = 1 + F.SPHERICITY_SLACK
+    cases = {"enhancing_sphericity": s * 1.001, "enhancing_compactness2": s ** 3 * 1.001,
+             "enhancing_compactness1": s ** 1.5 / (6 * math.pi) * 1.001,
+             "enhancing_spherical_disproportion": 1 / s * 0.999, "enhancing_volume": 0.0,
+             "enhancing_max_diameter": -1.0, "enhancing_minor_axis": 16.0, "enhancing_sa_v_ratio": math.inf}
+    for feature, value in cases.items():
+        problems = F.range_violations({**good, feature: value})
+        assert [p[0] for p in problems] == [feature], (feature, problems)
+        assert problems[0][1] == value
+    # just inside the slack is accepted (estimator noise of small compact regions)
+    assert F.range_violations({**good, "enhancing_sphericity": s * 0.999}) == []
+
+
+def test_tiny_region_patient_is_left_out_with_reason_and_does_not_rescale_the_cohort():
+    vals = {"A": _values(1.0), "B": _values(2.0), "C": _values(3.0)}
+    sizes = {"A": (900, 5000), "B": (800, 4000), "C": (1, 3000)}
+    for name in SHAPE_FEATURES:
+        vals["C"][f"enhancing_{name}"] = math.nan             # C's 1-voxel region is below min_voxels
+    table = _table(vals)
+    for p, (e, d) in sizes.items():
+        table.loc[p, "enhancing_voxels"], table.loc[p, "edema_voxels"] = e, d
+    complete, scaled, factors, missing = F.collect(table, min_voxels=50)
+    assert list(complete.columns) == list(IMAGE_FEATURES) and list(complete.index) == ["A", "B"]
+    assert list(missing.index) == ["C"] and missing.loc["C", "missing_regions"] == "enhancing"
+    assert "largest enhancing component has 1 voxel(s), fewer than features.min_voxels = 50" \
+        in missing.loc["C", "note"]
+    # the scale factors are the maxima over A and B only
+    ref = F.scale_by_max(_table({"A": vals["A"], "B": vals["B"]}))[1]
+    pd.testing.assert_frame_equal(factors, ref)
+    # without sizes (old per-patient tables) the note says the region has no voxels
+    _, _, _, missing = F.collect(_table(vals))
+    assert missing.loc["C", "note"].startswith("no enhancing voxels")
+
+
+def test_patient_table_with_sizes_round_trips(tmp_path):
+    path = tmp_path / "P.tsv"
+    io.write_tsv(F.patient_table("P", _values(1.0), {"enhancing": 7, "edema": 90}), path)
+    assert path.read_text().splitlines()[0].split("\t") == ["patient", *IMAGE_FEATURES, *F.SIZE_COLUMNS]
+    back = F.read_patient_tables([path])
+    assert back.loc["P", "enhancing_voxels"] == 7 and back.loc["P", "edema_voxels"] == 90

@@ -12,6 +12,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import snakemake, tiny_config, workflow_dir
 from radiogenomics.names import IMAGE_FEATURES
@@ -45,11 +46,17 @@ def _cohort(root, convention="paper", missing_region="exclude"):
         "TCGA-02-0003_2003.03.03_GlistrboostManuallyCorrected.nii.gz": ((1, 1, 1), (12, 7, 3)),
         # a second, uncorrected file for patient 1: the corrected one is preferred
         "TCGA-02-0001_2001.01.01_Glistrboost.nii.gz": ((1, 1, 1), (20, 15, 4)),
+        # enhancing tumour of one voxel (below features.min_voxels); larger than everyone's
+        # sphericity if it counted (1.61), so it would rescale the cohort
+        "TCGA-02-0004_2004.04.04_GlistrboostManuallyCorrected.nii.gz": ((1, 1, 1), (13, 8, 3)),
     }
     for name, (spacing, radii) in cases.items():
         data = _segmentation((48, 48, 40), (24.0, 23.0, 20.0 * spacing[2]), radii, spacing)
         if name.startswith("TCGA-02-0003"):
             data[data == 4] = 1  # no enhancing voxels
+        if name.startswith("TCGA-02-0004"):
+            data[data == 4] = 1
+            data[5, 5, 5] = 4    # one enhancing voxel, apart from the rest
         nib.save(nib.Nifti1Image(data, np.diag([*spacing, 1.0])), str(segs / name))
     config = tiny_config(
         demo={"enabled": False},
@@ -63,9 +70,10 @@ def test_features_stage(tmp_path):
     root = _cohort(tmp_path / "run")
     snakemake(root, *TARGETS)
     out = root / "results" / "features"
-    for patient in ("TCGA-02-0001", "TCGA-02-0002", "TCGA-02-0003"):
+    for patient in ("TCGA-02-0001", "TCGA-02-0002", "TCGA-02-0003", "TCGA-02-0004"):
         row = pd.read_csv(out / f"{patient}.tsv", sep="\t", index_col=0)
-        assert list(row.columns) == list(IMAGE_FEATURES) and list(row.index) == [patient]
+        assert list(row.columns) == [*IMAGE_FEATURES, "enhancing_voxels", "edema_voxels"]
+        assert list(row.index) == [patient]
         assert (root / "results" / "logs" / "patient_features" / f"{patient}.log").exists()
         assert (root / "results" / "benchmarks" / "patient_features" / f"{patient}.tsv").exists()
     # the patient without enhancing voxels: empty cells in its own table ...
@@ -76,8 +84,13 @@ def test_features_stage(tmp_path):
     assert list(features.index) == ["TCGA-02-0001", "TCGA-02-0002"]
     assert list(features.columns) == list(IMAGE_FEATURES)
     missing = pd.read_csv(out / "missing.tsv", sep="\t", index_col=0)
-    assert list(missing.index) == ["TCGA-02-0003"]
+    assert list(missing.index) == ["TCGA-02-0003", "TCGA-02-0004"]
     assert missing.loc["TCGA-02-0003", "missing_regions"] == "enhancing"
+    assert missing.loc["TCGA-02-0004", "missing_regions"] == "enhancing"
+    assert "1 voxel(s), fewer than features.min_voxels = 50" in missing.loc["TCGA-02-0004", "note"]
+    assert pd.read_csv(out / "range_warnings.tsv", sep="\t").empty
+    inventory = pd.read_csv(out / "segmentation_files.tsv", sep="\t", keep_default_na=False)
+    assert len(inventory) == 5 and inventory["used"].sum() == 4
     # the ManuallyCorrected file was used for patient 1 (enhancing radius 9, not 15)
     assert features.loc["TCGA-02-0001", "enhancing_volume"] < 4 / 3 * math.pi * 10**3 / 1000
     scaled = pd.read_csv(out / "features_scaled.tsv", sep="\t", index_col=0)
@@ -89,6 +102,26 @@ def test_features_stage(tmp_path):
     # nothing to do on a second run
     again = snakemake(root, *TARGETS, "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_min_voxels_one_lets_a_tiny_region_rescale_and_warns(tmp_path):
+    """With features.min_voxels: 1 the 1-voxel region counts: its impossible values are
+    reported in range_warnings.tsv, and its sphericity becomes the cohort's scale."""
+    root = _cohort(tmp_path / "run")
+    cfg = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    cfg["features"]["min_voxels"] = 1
+    (root / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    snakemake(root, *TARGETS)
+    out = root / "results" / "features"
+    warnings = pd.read_csv(out / "range_warnings.tsv", sep="\t")
+    flagged = set(zip(warnings["patient"], warnings["feature"]))
+    assert ("TCGA-02-0004", "enhancing_sphericity") in flagged
+    assert ("TCGA-02-0004", "enhancing_compactness2") in flagged
+    assert {p for p, _ in flagged} == {"TCGA-02-0004"}
+    factors = pd.read_csv(out / "scale_factors.tsv", sep="\t", index_col=0)
+    assert factors.loc["enhancing_sphericity", "scale"] == pytest.approx(1.6098, abs=1e-3)
+    log = (root / "results" / "logs" / "patient_features" / "TCGA-02-0004.log").read_text()
+    assert "enhancing_sphericity = 1.6" in log and "outside its documented range" in log
 
 
 def test_missing_region_error(tmp_path):

@@ -6,14 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-# The package is importable by rule scripts (subprocesses inherit os.environ, and the
-# SLURM executor exports the environment), whether or not it was pip-installed.
-_PKG_DIR = str(Path(workflow.basedir) / "scripts")
-if _PKG_DIR not in sys.path:
-    sys.path.insert(0, _PKG_DIR)
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (_PKG_DIR, os.environ.get("PYTHONPATH", "")) if p)
-)
+# (The package's import path is set up by the Snakefile.)
 
 from snakemake import __version__ as _SNAKEMAKE_VERSION
 
@@ -26,6 +19,14 @@ try:
     _configuration.validate(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
 except RadiogenomicsError as _err:
     raise WorkflowError(str(_err)) from None
+
+# Ctrl-C always stops the run: Snakemake (9.x up to at least 9.27.1) drops a SIGINT that
+# arrives while its console handler prints a line; the guard raises it right after the
+# print instead (workflow/scripts/radiogenomics/interrupts.py says how and why).
+from snakemake.logging import ColorizingTextHandler as _ConsoleHandler
+from radiogenomics.interrupts import defer_sigint_during
+
+defer_sigint_during(_ConsoleHandler, "emit")
 
 SEED = int(config["seed"])
 FOLDS = list(range(1, int(config["cv"]["folds"]) + 1))

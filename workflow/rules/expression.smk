@@ -4,14 +4,25 @@
 # assignments (paper §2.4) once the image features exist.
 
 
+def expression_inputs(wildcards):
+    """The expression files themselves, not their directory (whose time stamp does not
+    change when a file in it is edited): an edited, added or removed file reruns ingestion.
+    For the demo, after the demo_cohort checkpoint has written them."""
+    from radiogenomics.expression import input_files
+
+    if is_demo():
+        checkpoints.demo_cohort.get()
+    return input_files(config["data"]["expression"])
+
+
 rule expression:
     input:
-        # For the demo this is the demo_cohort checkpoint's directory output.
-        expression=config["data"]["expression"],
+        expression_inputs,
     output:
         expression="results/expression/expression.tsv",
         qc="results/expression/qc.tsv",
     params:
+        path=config["data"]["expression"],
         sample_types=config["expression"]["sample_types"],
         duplicates=config["expression"]["duplicates"],
         gene_mismatch=config["expression"]["gene_mismatch"],

@@ -4,6 +4,26 @@
 # workflow/scripts/radiogenomics/features.py; options: config/README.md#features.
 
 
+# The cohort-level tables of results/features/ (not patients).
+COHORT_TABLES = [
+    "features",
+    "features_scaled",
+    "scale_factors",
+    "missing",
+    "segmentation_files",
+    "range_warnings",
+]
+
+
+def segmentation_folder_files(wildcards):
+    """Every file in the segmentation folder (the inventory lists them all, read or not), so
+    that adding, removing or editing any file there updates the inventory."""
+    from radiogenomics.expression import input_files
+
+    segmentation_files()  # after the demo checkpoint; stops on a bad folder
+    return input_files(segmentation_dir())
+
+
 rule patient_features:
     input:
         segmentation_of,
@@ -14,13 +34,15 @@ rule patient_features:
     benchmark:
         "results/benchmarks/patient_features/{patient}.tsv"
     wildcard_constraints:
-        # the cohort tables live in the same directory
-        patient=r"(?!(?:features|features_scaled|scale_factors|missing)$)[^/]+",
+        # The cohort tables live in the same directory. The lookahead sees the rest of the
+        # path, so it must name the whole file ("features.tsv", not "features").
+        patient=r"(?!(?:" + "|".join(COHORT_TABLES) + r")\.tsv$)[^/]+",
     params:
         labels=config["features"]["labels"],
         convention=config["features"]["convention"],
         connectivity=config["features"]["connectivity"],
         missing_region=config["features"]["missing_region"],
+        min_voxels=config["features"]["min_voxels"],
     threads: 1
     resources:
         mem_mb=1500,
@@ -33,16 +55,25 @@ rule patient_features:
 
 rule collect_features:
     input:
-        patient_feature_files,
+        tables=patient_feature_files,
+        folder=segmentation_folder_files,
     output:
         features="results/features/features.tsv",
         scaled="results/features/features_scaled.tsv",
         scale_factors="results/features/scale_factors.tsv",
         missing="results/features/missing.tsv",
+        segmentation_files="results/features/segmentation_files.tsv",
+        range_warnings="results/features/range_warnings.tsv",
     log:
         "results/logs/collect_features/collect_features.log",
     params:
         missing_region=config["features"]["missing_region"],
+        min_voxels=config["features"]["min_voxels"],
+        segmentations=config["data"]["segmentations"],
+        # functions: Snakemake would expand the braces of a regex as wildcards
+        segmentation_glob=lambda wildcards: config["data"]["segmentation_glob"],
+        patient_regex=lambda wildcards: config["data"]["patient_regex"],
+        prefer_segmentation=config["data"]["prefer_segmentation"],
     threads: 1
     resources:
         mem_mb=1000,
@@ -59,5 +90,7 @@ ALL_TARGETS.extend(
         "results/features/features_scaled.tsv",
         "results/features/scale_factors.tsv",
         "results/features/missing.tsv",
+        "results/features/segmentation_files.tsv",
+        "results/features/range_warnings.tsv",
     ]
 )

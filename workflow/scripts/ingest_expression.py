@@ -6,7 +6,7 @@ log = runlog.setup(snakemake.log[0])
 from radiogenomics import expression  # noqa: E402
 
 expression.ingest(
-    snakemake.input.expression,
+    snakemake.params.path,  # a directory or a matrix; the input files are what it holds
     snakemake.output.expression,
     snakemake.output.qc,
     sample_types=snakemake.params.sample_types,

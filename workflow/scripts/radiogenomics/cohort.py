@@ -14,50 +14,90 @@ from .errors import RadiogenomicsError
 from .names import IMAGE_FEATURES
 
 
-def find_segmentations(directory, pattern: str, patient_regex: str, prefer: str | None = None) -> dict[str, str]:
-    """Map patient ID -> segmentation file.
+#: Columns of the segmentation inventory (``results/features/segmentation_files.tsv``).
+INVENTORY_COLUMNS = ["file", "patient", "used", "reason"]
 
-    Files are found with ``glob(directory/pattern)``; the patient ID is the first
-    capture group (or the whole match) of ``patient_regex`` searched in the file
-    name. The default regex matches the public TCGA-GBM segmentations
+
+def _patterns(pattern) -> list[str]:
+    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+    if not patterns or not all(isinstance(p, str) and p for p in patterns):
+        raise RadiogenomicsError(f"data.segmentation_glob: expected a pattern or a list of patterns, got {pattern!r}")
+    return patterns
+
+
+def segmentation_inventory(directory, pattern, patient_regex: str, prefer: str | None = None) -> pd.DataFrame:
+    """Every file under ``directory``: which patient it belongs to, whether it is read, and why.
+
+    ``pattern``: a glob relative to ``directory`` or a list of them (a file is a candidate
+    when it matches any, e.g. ``["*.nii.gz", "*.nii"]``). The patient ID is the first
+    capture group (or the whole match) of ``patient_regex`` searched in the file name.
+    The default regex matches the public TCGA-GBM segmentations
     (``TCGA-02-0006_2006.03.29_GlistrboostManuallyCorrected.nii.gz`` -> ``TCGA-02-0006``).
-    Two files for one patient are an error naming both, unless exactly one of them
+    Two candidates for one patient are an error naming both, unless exactly one of them
     contains ``prefer`` in its name (e.g. ``ManuallyCorrected``).
+
+    Returns a frame with :data:`INVENTORY_COLUMNS` (``file`` relative to ``directory``,
+    sorted; ``used`` boolean), one row per file found recursively (hidden files and
+    directories left out), so that nothing in the folder is skipped without a word.
+    Raises :class:`RadiogenomicsError` for a missing directory, a bad regex, a candidate
+    whose name has no patient ID, two candidates of one patient, or no candidate at all.
     """
+    from .expression import _walk
+
     directory = Path(directory)
     if not directory.is_dir():
         raise RadiogenomicsError(f"data.segmentations: {directory} is not a directory")
+    patterns = _patterns(pattern)
     try:
         regex = re.compile(patient_regex)
     except re.error as exc:
         raise RadiogenomicsError(f"data.patient_regex: not a valid regular expression ({exc})") from None
-    found: dict[str, list[str]] = {}
-    for path in sorted(glob.glob(os.path.join(str(directory), pattern))):
-        name = os.path.basename(path)
-        match = regex.search(name)
+    matched = set()
+    for pat in patterns:
+        matched.update(os.path.normpath(p) for p in glob.glob(os.path.join(str(directory), pat)))
+    rows, found = {}, {}
+    for path in _walk(directory):
+        rel = path.relative_to(directory).as_posix()
+        if os.path.normpath(str(path)) not in matched:
+            rows[rel] = ["", False, f"does not match data.segmentation_glob {' or '.join(map(repr, patterns))}"]
+            continue
+        match = regex.search(path.name)
         if match is None:
             raise RadiogenomicsError(
                 f"{path}: file name does not match data.patient_regex {patient_regex!r}; "
                 "cannot tell which patient it belongs to"
             )
         patient = match.group(1) if regex.groups else match.group(0)
-        found.setdefault(patient, []).append(path)
+        found.setdefault(patient, []).append(rel)
+        rows[rel] = [patient, True, "segmentation of the patient"]
     if not found:
-        raise RadiogenomicsError(f"data.segmentations: no file matches {pattern!r} in {directory}")
-    result = {}
-    for patient, paths in found.items():
-        if len(paths) == 1:
-            result[patient] = paths[0]
+        raise RadiogenomicsError(
+            f"data.segmentations: no file matches {' or '.join(map(repr, patterns))} in {directory}"
+        )
+    for patient, files in found.items():
+        if len(files) == 1:
             continue
-        preferred = [p for p in paths if prefer and prefer in os.path.basename(p)]
-        if len(preferred) == 1:
-            result[patient] = preferred[0]
-        else:
+        preferred = [f for f in files if prefer and prefer in os.path.basename(f)]
+        if len(preferred) != 1:
             raise RadiogenomicsError(
-                f"patient {patient} has {len(paths)} segmentation files: {', '.join(paths)}; "
-                f"keep one, or set data.prefer_segmentation to text that only one of their names contains"
+                f"patient {patient} has {len(files)} segmentation files: "
+                f"{', '.join(str(directory / f) for f in files)}; keep one, or set "
+                "data.prefer_segmentation to text that only one of their names contains"
             )
-    return result
+        for f in files:
+            if f != preferred[0]:
+                rows[f] = [patient, False, f"another file of the patient contains {prefer!r} "
+                                           f"(data.prefer_segmentation): {preferred[0]}"]
+    table = pd.DataFrame([[f, *row] for f, row in sorted(rows.items())], columns=INVENTORY_COLUMNS)
+    return table
+
+
+def find_segmentations(directory, pattern, patient_regex: str, prefer: str | None = None) -> dict[str, str]:
+    """Map patient ID -> segmentation file (the ``used`` rows of :func:`segmentation_inventory`,
+    whose docstring says how files are matched and chosen)."""
+    table = segmentation_inventory(directory, pattern, patient_regex, prefer)
+    used = table[table["used"]]
+    return {p: os.path.join(str(directory), f) for p, f in zip(used["patient"], used["file"])}
 
 
 def build_manifest(expression_patients, features: pd.DataFrame, missing_region: str = "exclude",

@@ -91,13 +91,79 @@ def _semantic_checks(config: dict) -> None:
         raise RadiogenomicsError("invalid configuration:\n  " + "\n  ".join(problems))
 
 
+def read_yaml(path):
+    """Parse a YAML file; a syntax error is a :class:`RadiogenomicsError` naming the file,
+    line and column (``config/config.yaml:12:7: ...``), which Snakemake's own message
+    ("not valid JSON or YAML") does not."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RadiogenomicsError(f"{path}: not UTF-8 text ({exc})") from None
+    except OSError as exc:
+        raise RadiogenomicsError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = exc.problem or exc.context or "syntax error"
+        context = ""
+        if exc.context and exc.problem and exc.context_mark is not None:
+            context = f" ({exc.context} at line {exc.context_mark.line + 1})"
+        raise RadiogenomicsError(f"{where}: not valid YAML: {problem}{context}") from None
+    except yaml.YAMLError as exc:
+        raise RadiogenomicsError(f"{path}: not valid YAML ({exc})") from None
+
+
 def load(config_path, schema_path) -> dict:
     """Read a YAML config file and validate it."""
     path = Path(config_path)
-    try:
-        config = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise RadiogenomicsError(f"{path}: cannot read YAML ({exc})") from None
+    config = read_yaml(path)
     if not isinstance(config, dict):
         raise RadiogenomicsError(f"{path}: expected a mapping of config keys at the top level")
     return validate(config, schema_path)
+
+
+def main(argv=None) -> int:
+    """``python -m radiogenomics.configuration FILE...``: check config files before a run.
+
+    Each file must be valid YAML (errors name the file and line) and, merged over the
+    ones before it (as Snakemake merges ``--configfile`` files), a valid configuration.
+    Snakemake reads ``--configfile`` files before any code of this workflow runs, so its
+    message for a YAML syntax error in them names neither the file nor the line; this
+    command does.
+    """
+    import sys
+
+    files = list(sys.argv[1:] if argv is None else argv)
+    if not files:
+        print("usage: python -m radiogenomics.configuration CONFIG.yaml [MORE.yaml ...]", file=sys.stderr)
+        return 2
+    schema = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+    merged: dict = {}
+    try:
+        for name in files:
+            config = read_yaml(name)
+            if not isinstance(config, dict):
+                raise RadiogenomicsError(f"{name}: expected a mapping of config keys at the top level")
+            _merge(merged, config)
+        validate(merged, schema)
+    except RadiogenomicsError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{', '.join(files)}: valid configuration")
+    return 0
+
+
+def _merge(base: dict, update: dict) -> None:
+    """Nested update, as Snakemake's ``update_config``."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

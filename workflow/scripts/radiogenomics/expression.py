@@ -303,18 +303,39 @@ def read_level3(path, reference: pd.Index | None = None) -> tuple[str, pd.Series
     return barcode, pd.Series(values[:, 0], index=genes, name=barcode)
 
 
-def _find_level3(directory: Path, qc: QC) -> list[Path]:
-    files, skipped = [], []
+def _walk(directory: Path) -> list[Path]:
+    """Every file under ``directory`` (recursively, sorted), hidden files and directories
+    (``.name``) left out."""
+    found = []
     for root, dirs, names in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            path = Path(root) / name
-            if name.startswith("."):
-                continue
-            if name.lower() in _GDC_EXTRAS or not name.lower().endswith(_DATA_SUFFIXES):
-                skipped.append(str(path.relative_to(directory)))
-                continue
-            files.append(path)
+        found.extend(Path(root) / name for name in sorted(names) if not name.startswith("."))
+    return found
+
+
+def input_files(path) -> list[str]:
+    """The files whose contents ingestion of ``path`` depends on (the rule's inputs).
+
+    A merged matrix: the file itself. A Level-3 directory: every file under it that
+    :func:`load_expression` looks at, the Level-3 files and the ones it skips (they are
+    listed in ``qc.tsv``), so that editing, adding or removing any of them reruns
+    ingestion. A path that does not exist is returned as is (Snakemake then names it as a
+    missing input).
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return [str(path)]
+    return [str(p) for p in _walk(path)]
+
+
+def _find_level3(directory: Path, qc: QC) -> list[Path]:
+    files, skipped = [], []
+    for path in _walk(directory):
+        name = path.name
+        if name.lower() in _GDC_EXTRAS or not name.lower().endswith(_DATA_SUFFIXES):
+            skipped.append(str(path.relative_to(directory)))
+            continue
+        files.append(path)
     qc.set("skipped_files", len(skipped), ", ".join(skipped))
     if not files:
         raise RadiogenomicsError(

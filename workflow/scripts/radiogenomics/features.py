@@ -52,6 +52,23 @@ implements them (van Griethuysen et al. 2017, ref. [17]):
 
 The mask is cropped to its bounding box before anything else, so a 240×240×155
 segmentation costs little more than its tumour.
+
+Tiny regions (``features.min_voxels``, default :data:`MIN_VOXELS`): a region whose largest
+component has fewer voxels counts as missing, like a region without voxels. Shape
+features of a handful of voxels are artefacts of the grid, not shape: a single voxel has
+the paper convention's sphericity 1.61, compactness 2 = 4.17 (both at most 1 by
+definition) and max diameter 0, and because features are scaled by the cohort maximum
+(§2.1.2) one such patient would rescale everyone. 50 is the smallest lesion the BraTS 2023
+glioma challenge evaluates (its lesion-wise metrics ignore components under 50 voxels of
+1 mm³). Measured on digital balls (paper convention): sphericity 1.61 at 1 voxel, 1.08 at
+7, 1.04 at 33, at most 1.052 from 50 voxels on and at most 1.018 from 250 on.
+
+Range checks (:func:`range_violations`): every computed value is checked against the
+range in the table above; lengths, areas and volumes must be positive and the minor axis
+at most the major one. The discrete estimators can exceed the sphere bound slightly
+(Crofton underestimates a digital ball's surface by up to about 5 % at 50 voxels), so the
+ratio bounds get :data:`SPHERICITY_SLACK`. A value outside is reported (warning naming the
+patient, feature and value; ``results/features/range_warnings.tsv``), not changed.
 """
 
 from __future__ import annotations
@@ -70,6 +87,16 @@ from .errors import RadiogenomicsError
 from .names import REGIONS, SHAPE_FEATURES
 
 CONVENTIONS = ("paper", "ibsi")
+
+#: Default ``features.min_voxels``: regions whose largest component is smaller count as
+#: missing (module docstring: the BraTS 2023 glioma challenge's smallest evaluated lesion).
+MIN_VOXELS = 50
+
+#: Relative slack on the sphericity bound (and the bounds it implies for spherical
+#: disproportion and the compactnesses) in :func:`range_violations`: the paper
+#: convention's Crofton surface of a digital ball is up to ~5 % low at 50-250 voxels
+#: (sphericity measured up to 1.052), so values up to 1.06 are estimator noise.
+SPHERICITY_SLACK = 0.06
 
 #: The 13 directions of the Crofton estimate (one of each ± pair), in voxel steps.
 CROFTON_DIRECTIONS = (
@@ -334,16 +361,22 @@ def missing_features() -> dict:
 
 
 def roi_features(mask, spacing, convention: str = "paper", axial_axis: int = 2,
-                 connectivity: int = 26) -> dict:
+                 connectivity: int = 26, min_voxels: int = 1) -> dict:
     """The 10 shape features of one region (paper Table 1), in the units of the module.
 
     ``mask``: boolean 3-D array (voxel axes in array order); ``spacing``: voxel size in
     mm along those axes; ``convention``: ``"paper"`` or ``"ibsi"`` (module docstring);
     ``axial_axis``: the array axis that runs superior–inferior (used by the ``paper``
     major/minor axes); ``connectivity``: 6, 18 or 26 for the largest-component rule.
+    ``min_voxels``: a largest component with fewer voxels counts as missing.
     Returns a dict with the names of :data:`radiogenomics.names.SHAPE_FEATURES`; all
-    NaN when the mask is empty.
+    NaN when the mask is empty or its largest component smaller than ``min_voxels``.
     """
+    return _roi_features(mask, spacing, convention, axial_axis, connectivity, min_voxels)[0]
+
+
+def _roi_features(mask, spacing, convention, axial_axis, connectivity, min_voxels) -> tuple[dict, int]:
+    """:func:`roi_features` and the voxel count of the largest component."""
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
     spacing = _spacing(spacing)
@@ -353,11 +386,12 @@ def roi_features(mask, spacing, convention: str = "paper", axial_axis: int = 2,
     if axial_axis not in (0, 1, 2):
         raise ValueError(f"axial_axis must be 0, 1 or 2, got {axial_axis!r}")
     component = largest_component(mask.astype(bool, copy=False), connectivity)
-    if component.size == 0:
-        return missing_features()
+    n_voxels = int(np.count_nonzero(component))
+    if n_voxels == 0 or n_voxels < int(min_voxels):
+        return missing_features(), n_voxels
 
     if convention == "paper":
-        volume = int(np.count_nonzero(component)) * spacing[0] * spacing[1] * spacing[2]
+        volume = n_voxels * spacing[0] * spacing[1] * spacing[2]
         area = crofton_surface_area(component, spacing)
         diameter = _max_distance(_extreme_voxel_centres(component, spacing))
         major, minor = slice_ellipse_axes(component, spacing, axial_axis)
@@ -375,7 +409,7 @@ def roi_features(mask, spacing, convention: str = "paper", axial_axis: int = 2,
         "minor_axis": minor,
     }
     result.update(_derived(volume, area))
-    return {name: float(result[name]) for name in SHAPE_FEATURES}
+    return {name: float(result[name]) for name in SHAPE_FEATURES}, n_voxels
 
 
 def axial_axis_of(affine) -> int:
@@ -477,7 +511,7 @@ def _integer_labels(data: np.ndarray, path) -> np.ndarray:
 
 
 def patient_features(nifti_path, labels: dict, convention: str = "paper",
-                     connectivity: int = 26) -> dict:
+                     connectivity: int = 26, min_voxels: int = 1) -> dict:
     """The 20 image features of one patient: ``enhancing_<name>`` and ``edema_<name>``.
 
     ``labels`` maps region name to label value, e.g. ``{"enhancing": 4, "edema": 2,
@@ -485,7 +519,15 @@ def patient_features(nifti_path, labels: dict, convention: str = "paper",
     a region without voxels are NaN. The voxel spacing comes from the header and the
     axial axis from the affine (:func:`axial_axis_of`), so anisotropic and non-RAS
     images give the same physical values as their isotropic RAS equivalents.
+    ``min_voxels``: see :func:`roi_features`.
     """
+    return patient_features_and_sizes(nifti_path, labels, convention, connectivity, min_voxels)[0]
+
+
+def patient_features_and_sizes(nifti_path, labels: dict, convention: str = "paper",
+                               connectivity: int = 26, min_voxels: int = 1) -> tuple[dict, dict]:
+    """:func:`patient_features` and, per region, the voxel count of its largest component
+    (``{"enhancing": n, "edema": m}``; 0 for a region without voxels)."""
     if convention not in CONVENTIONS:
         raise RadiogenomicsError(
             f"features.convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}"
@@ -495,10 +537,50 @@ def patient_features(nifti_path, labels: dict, convention: str = "paper",
             raise RadiogenomicsError(f"features.labels: no label value for region {region!r}")
     data, spacing, affine = load_segmentation(nifti_path, labels)
     axial = axial_axis_of(affine)
-    out = {}
+    out, sizes = {}, {}
     for region in REGIONS:
-        values = roi_features(data == int(labels[region]), spacing, convention, axial, connectivity)
+        values, sizes[region] = _roi_features(data == int(labels[region]), spacing, convention, axial,
+                                              connectivity, min_voxels)
         out.update({f"{region}_{name}": values[name] for name in SHAPE_FEATURES})
+    return out, sizes
+
+
+def _ranges() -> dict:
+    """Per shape feature: (lower bound, lower bound allowed?, upper bound) of the module
+    docstring's table, the ratio bounds widened by :data:`SPHERICITY_SLACK`."""
+    s = 1.0 + SPHERICITY_SLACK
+    positive = (0.0, False, math.inf)
+    return {
+        "volume": positive, "surface_area": positive, "sa_v_ratio": positive,
+        "max_diameter": positive, "major_axis": positive, "minor_axis": positive,
+        "sphericity": (0.0, False, s),                       # π^(1/3)(6V)^(2/3)/SA ≤ 1
+        "spherical_disproportion": (1.0 / s, True, math.inf),  # = 1 / sphericity ≥ 1
+        "compactness1": (0.0, False, s ** 1.5 / (6.0 * math.pi)),  # = sphericity^(3/2) / 6π
+        "compactness2": (0.0, False, s ** 3),                # = sphericity³ ≤ 1
+    }
+
+
+def range_violations(values: dict) -> list[tuple[str, float, str]]:
+    """The computed features (``<region>_<name>`` -> value; NaN = missing, not checked)
+    outside their documented ranges: a list of (feature, value, expected range)."""
+    out = []
+    ranges = _ranges()
+    for column, value in values.items():
+        region, _, name = column.partition("_")
+        if name not in ranges or not math.isfinite(value):
+            if name in ranges and not math.isnan(value):
+                out.append((column, value, "a finite number"))
+            continue
+        low, closed, high = ranges[name]
+        if value < low or (value == low and not closed) or value > high:
+            bracket = "[" if closed else "("
+            out.append((column, value, f"{bracket}{low:.4g}, {high:.4g}]" if math.isfinite(high)
+                        else f"{'≥' if closed else '>'} {low:.4g}"))
+    for region in REGIONS:
+        major, minor = values.get(f"{region}_major_axis"), values.get(f"{region}_minor_axis")
+        if major is not None and minor is not None and math.isfinite(major) and math.isfinite(minor) \
+                and minor > major * (1.0 + 1e-9):
+            out.append((f"{region}_minor_axis", minor, f"at most the major axis ({major:.4g})"))
     return out
 
 
@@ -512,14 +594,23 @@ def missing_regions(values: dict) -> list[str]:
 # tables (per-patient rows, the cohort table and its scaling, paper §2.1.2)
 
 
-def patient_table(patient: str, values: dict):
-    """One-row table (index ``patient``) with the 20 columns in the canonical order."""
+#: Extra columns of a per-patient table: the voxel count of each region's largest component.
+SIZE_COLUMNS = tuple(f"{region}_voxels" for region in REGIONS)
+
+
+def patient_table(patient: str, values: dict, sizes: dict | None = None):
+    """One-row table (index ``patient``) with the 20 columns in the canonical order, then
+    (when ``sizes`` is given, region -> voxel count) the :data:`SIZE_COLUMNS`."""
     import pandas as pd
 
     from .names import IMAGE_FEATURES
 
-    frame = pd.DataFrame([[values[c] for c in IMAGE_FEATURES]], columns=list(IMAGE_FEATURES),
-                         index=pd.Index([str(patient)], name="patient"), dtype=float)
+    row = [values[c] for c in IMAGE_FEATURES]
+    columns = list(IMAGE_FEATURES)
+    if sizes is not None:
+        row += [sizes[r] for r in REGIONS]
+        columns += list(SIZE_COLUMNS)
+    frame = pd.DataFrame([row], columns=columns, index=pd.Index([str(patient)], name="patient"), dtype=float)
     return frame
 
 
@@ -534,7 +625,7 @@ def read_patient_tables(paths) -> "pd.DataFrame":
     for path in paths:
         frame = io.read_tsv(path, index_col=0)
         frame.index = frame.index.astype(str)
-        if list(frame.columns) != list(IMAGE_FEATURES):
+        if list(frame.columns) not in (list(IMAGE_FEATURES), [*IMAGE_FEATURES, *SIZE_COLUMNS]):
             raise RadiogenomicsError(
                 f"{path}: expected the 20 image feature columns {list(IMAGE_FEATURES)[:2]}…, "
                 f"got {list(frame.columns)[:4]}…"
@@ -577,18 +668,56 @@ def scale_by_max(table):
     return scaled, factors
 
 
-def collect(table, missing_region: str = "exclude", sources: dict | None = None):
+def range_table(table):
+    """:func:`range_violations` of every patient of a features table: a frame with columns
+    ``patient``, ``feature``, ``value``, ``expected`` (empty when all values are in range)."""
+    import pandas as pd
+
+    from .names import IMAGE_FEATURES
+
+    rows = []
+    for patient, row in table[list(IMAGE_FEATURES)].iterrows():
+        for feature, value, expected in range_violations({c: float(v) for c, v in row.items()}):
+            rows.append((str(patient), feature, value, expected))
+    return pd.DataFrame(rows, columns=["patient", "feature", "value", "expected"])
+
+
+def _missing_note(regions, sizes, min_voxels) -> str:
+    """Why a patient's regions are missing: no voxels, or a largest component too small."""
+    empty, small = [], []
+    for region in regions:
+        n = sizes.get(f"{region}_voxels", math.nan)
+        if math.isfinite(n) and n > 0:
+            small.append(f"the largest {region} component has {int(n)} voxel(s), fewer than "
+                         f"features.min_voxels = {int(min_voxels)}")
+        else:
+            empty.append(region)
+    parts = []
+    if empty:
+        parts.append(f"no {' and no '.join(empty)} voxels (label missing from the segmentation)")
+    parts.extend(small)
+    return "; ".join(parts) + "; left out of the supervised models"
+
+
+def collect(table, missing_region: str = "exclude", sources: dict | None = None, min_voxels: int = 1):
     """Split the cohort into complete patients and patients with a missing region.
 
-    Returns (features, scaled, scale_factors, missing): ``features`` holds the patients
-    with all 20 values (original units), ``scaled`` the same divided by the cohort
-    maxima, ``missing`` (index ``patient``, columns ``missing_regions``, ``note``) the
-    patients left out because a region has no voxels — they are excluded from the
-    supervised models for all features. With ``missing_region="error"`` any such
+    ``table``: the per-patient tables (:func:`read_patient_tables`), optionally with the
+    :data:`SIZE_COLUMNS`. Returns (features, scaled, scale_factors, missing): ``features``
+    holds the patients with all 20 values (original units), ``scaled`` the same divided by
+    the maxima over those patients, ``missing`` (index ``patient``, columns
+    ``missing_regions``, ``note``) the patients left out because a region has no voxels or
+    a largest component under ``min_voxels`` (the note says which) — they are excluded
+    from the supervised models for all features. With ``missing_region="error"`` any such
     patient raises an error naming its file (``sources``: patient -> file).
     """
     import pandas as pd
 
+    from .names import IMAGE_FEATURES
+
+    size_cols = [c for c in SIZE_COLUMNS if c in table.columns]
+    sizes = table[size_cols]
+    table = table[list(IMAGE_FEATURES)]
     incomplete = table.index[~np.isfinite(table.to_numpy()).all(axis=1)]
     rows = []
     for patient in incomplete:
@@ -596,21 +725,20 @@ def collect(table, missing_region: str = "exclude", sources: dict | None = None)
         regions = [r for r in REGIONS if not np.isfinite(
             row[[f"{r}_{n}" for n in SHAPE_FEATURES]].to_numpy(dtype=float)).all()]
         rows.append((patient, ",".join(regions),
-                     f"no {' and no '.join(regions)} voxels (label missing from the segmentation); "
-                     "left out of the supervised models"))
+                     _missing_note(regions, {c: float(sizes.loc[patient, c]) for c in size_cols}, min_voxels)))
     if rows and missing_region == "error":
         where = (sources or {}).get(rows[0][0], rows[0][0])
         raise RadiogenomicsError(
-            f"{where}: region(s) {rows[0][1]} have no voxels (features.missing_region: error; "
-            f"set it to 'exclude' to leave such patients out); {len(rows)} patient(s) affected: "
-            + ", ".join(r[0] for r in rows)
+            f"{where}: region(s) {rows[0][1]} have no voxels or fewer than features.min_voxels "
+            f"(features.missing_region: error; set it to 'exclude' to leave such patients out); "
+            f"{len(rows)} patient(s) affected: " + ", ".join(r[0] for r in rows)
         )
     missing = pd.DataFrame(rows, columns=["patient", "missing_regions", "note"]).set_index("patient")
     complete = table.drop(index=incomplete)
     if complete.empty:
         raise RadiogenomicsError(
             "no patient has both an enhancing and an edema region; nothing to scale "
-            "(check features.labels against the segmentations' label values)"
+            "(check features.labels against the segmentations' label values, and features.min_voxels)"
         )
     scaled, factors = scale_by_max(complete)
     return complete, scaled, factors, missing
