@@ -103,17 +103,23 @@ def training_resources(kind):
     """mem_mb / runtime estimates for a training job, scaled by model and cohort size.
 
     Memory: weights, gradients and momentum (3 x 4 bytes per parameter) plus the input
-    matrix, plus 1.5 GB for TensorFlow itself. Runtime (minutes): epochs x steps per
-    epoch x parameters at a pessimistic 0.5 GFLOP/s per parameter-step, at least 10.
+    matrix, plus 1.5 GB for TensorFlow itself; network jobs also load the pre-trained
+    autoencoder (model.keras: its file buffer, the loaded model and the copy into the
+    encoder, 3 x 4 bytes per autoencoder parameter). Measured at the paper's sizes
+    (tests/test_paper_size.py): the pre-trained variants' jobs peak 500-650 MB above the
+    scratch network's 1040 MB. Runtime (minutes): epochs x steps per epoch x parameters at
+    a pessimistic 0.5 GFLOP/s per parameter-step, at least 10.
     """
     genes = config["demo"]["n_genes"] if is_demo() else 12042
     patients = config["demo"]["n_patients"] if is_demo() else 528
     hidden = config["autoencoder"]["hidden"]
-    sizes = [genes, *hidden, genes] if kind == "autoencoder" else [
+    ae_sizes = [genes, *hidden, genes]
+    sizes = ae_sizes if kind == "autoencoder" else [
         genes, *hidden[: (len(hidden) + 1) // 2], config["dnn"]["hidden4"], len(FEATURES)
     ]
     params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    mem_mb = int(1500 + (12 * params + 8 * patients * genes) / 2**20)
+    loaded = 0 if kind == "autoencoder" else sum(a * b + b for a, b in zip(ae_sizes[:-1], ae_sizes[1:]))
+    mem_mb = int(1500 + (12 * params + 12 * loaded + 8 * patients * genes) / 2**20)
     section = config[kind]
     steps = section["epochs"] * (patients // section["batch_size"] + 1)
     runtime = max(10, int(steps * params * 6 / 0.5e9 / 60) + 5)
