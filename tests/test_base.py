@@ -78,18 +78,18 @@ REGEX = r"^(TCGA-[0-9A-Z]{2}-[0-9A-Z]{4})"
 
 
 def test_find_segmentations(tmp_path):
-    for name in ["TCGA-02-0006_2006.03.29_GlistrboostManuallyCorrected.nii.gz",
-                 "TCGA-02-0006_2006.03.29_Glistrboost.nii.gz",
-                 "TCGA-06-0125_1996.12.10_GlistrboostManuallyCorrected.nii.gz"]:
+    for name in ["TCGA-02-0006_2006.03.29_GlistrBoost_ManuallyCorrected.nii.gz",
+                 "TCGA-02-0006_2006.03.29_GlistrBoost.nii.gz",
+                 "TCGA-06-0125_1996.12.10_GlistrBoost_ManuallyCorrected.nii.gz"]:
         (tmp_path / name).write_bytes(b"")
     found = find_segmentations(tmp_path, "*.nii.gz", REGEX, prefer="ManuallyCorrected")
     assert found == {
-        "TCGA-02-0006": str(tmp_path / "TCGA-02-0006_2006.03.29_GlistrboostManuallyCorrected.nii.gz"),
-        "TCGA-06-0125": str(tmp_path / "TCGA-06-0125_1996.12.10_GlistrboostManuallyCorrected.nii.gz"),
+        "TCGA-02-0006": str(tmp_path / "TCGA-02-0006_2006.03.29_GlistrBoost_ManuallyCorrected.nii.gz"),
+        "TCGA-06-0125": str(tmp_path / "TCGA-06-0125_1996.12.10_GlistrBoost_ManuallyCorrected.nii.gz"),
     }
     with pytest.raises(RadiogenomicsError, match="TCGA-02-0006 has 2 segmentation files") as err:
         find_segmentations(tmp_path, "*.nii.gz", REGEX, prefer=None)
-    assert "Glistrboost.nii.gz" in str(err.value)
+    assert "GlistrBoost.nii.gz" in str(err.value)
 
 
 def test_find_segmentations_errors(tmp_path):
@@ -104,15 +104,15 @@ def test_find_segmentations_errors(tmp_path):
 
 def test_segmentation_inventory_lists_every_file_and_reads_nii(tmp_path):
     """Nothing in the folder is skipped without a word; .nii is read as .nii.gz is."""
-    names_ = ["TCGA-02-0006_2006.03.29_GlistrboostManuallyCorrected.nii.gz",
-              "TCGA-02-0006_2006.03.29_Glistrboost.nii.gz",
+    names_ = ["TCGA-02-0006_2006.03.29_GlistrBoost_ManuallyCorrected.nii.gz",
+              "TCGA-02-0006_2006.03.29_GlistrBoost.nii.gz",
               "TCGA-06-0125_1996.12.10_seg.nii",
               "TCGA-06-0130_seg.nii.gz.bak", "notes.txt", "sub/TCGA-06-0145_seg.nii.gz", ".hidden.nii.gz"]
     for name in names_:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")
     table = segmentation_inventory(tmp_path, ["*.nii.gz", "*.nii"], REGEX, "ManuallyCorrected")
-    assert list(table.columns) == ["file", "patient", "used", "reason"]
+    assert list(table.columns) == ["file", "id", "patient", "used", "reason"]
     rows = table.set_index("file")
     assert sorted(rows.index) == sorted(n for n in names_ if not n.startswith("."))
     assert set(rows.index[rows["used"]]) == {names_[0], names_[2]}
@@ -129,7 +129,7 @@ def test_segmentation_inventory_lists_every_file_and_reads_nii(tmp_path):
     cfg = tiny_config()
     cfg["data"].pop("segmentation_glob", None)
     configuration.validate(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
-    assert cfg["data"]["segmentation_glob"] == ["*.nii.gz", "*.nii"]
+    assert cfg["data"]["segmentation_glob"] == ["*.nii.gz", "*.nii", "*/*_GlistrBoost*.nii.gz"]
 
 
 def test_atomic_write_uses_umask_permissions(tmp_path):

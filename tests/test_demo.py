@@ -78,15 +78,31 @@ def test_ingestion_of_the_demo_cohort(cohort):
 
 def test_segmentations_look_like_brats(cohort):
     out, _ = cohort
-    found = find_segmentations(out / "segmentations", "*.nii.gz", REGEX, "ManuallyCorrected")
+    # the TCIA archive's layout: one folder per patient, the corrected map preferred
+    found = find_segmentations(out / "segmentations", "*/*_GlistrBoost*.nii.gz", REGEX, "ManuallyCorrected")
     assert len(found) == 5
+    files = sorted(p.relative_to(out / "segmentations").as_posix() for p in (out / "segmentations").rglob("*"))
+    folders = [f for f in files if "/" not in f]
+    assert len(folders) == 5 and all(re.fullmatch(r"TCGA-\d{2}-\d{4}", f)
+                                      for f in folders)
+    corrected = [f for f in files if f.endswith("_GlistrBoost_ManuallyCorrected.nii.gz")]
+    automatic = [f for f in files if f.endswith("_GlistrBoost.nii.gz")]
+    # patient 0: both maps (the automatic one differs); patient 4: only the automatic one
+    assert len(corrected) == 4 and len(automatic) == 2
+    only_auto = {f.split("/")[0] for f in automatic} - {f.split("/")[0] for f in corrected}
+    assert len(only_auto) == 1 and found[only_auto.pop()].endswith("_GlistrBoost.nii.gz")
+    both = ({f.split("/")[0] for f in automatic} & {f.split("/")[0] for f in corrected}).pop()
+    assert found[both].endswith("_GlistrBoost_ManuallyCorrected.nii.gz")
+    auto = np.asanyarray(nib.load(found[both].replace("_ManuallyCorrected", "")).dataobj)
+    assert not np.array_equal(auto, np.asanyarray(nib.load(found[both]).dataobj))
     patients = set(pd.read_csv(out / "truth" / "factors.tsv", sep="\t", index_col=0).index)
     assert set(found) <= patients
     truth = pd.read_csv(out / "truth" / "segmentations.tsv", sep="\t", index_col=0)
     assert set(truth.index) == set(found)
     for patient, path in found.items():
-        assert re.fullmatch(rf"{patient}_\d{{4}}\.\d{{2}}\.\d{{2}}_GlistrboostManuallyCorrected\.nii\.gz",
+        assert re.fullmatch(rf"{patient}_\d{{4}}\.\d{{2}}\.\d{{2}}_GlistrBoost(_ManuallyCorrected)?\.nii\.gz",
                             path.rsplit("/", 1)[-1])
+        assert path.rsplit("/", 2)[-2] == patient
         img = nib.load(path)
         assert img.shape == (64, 64, 48)
         assert img.get_data_dtype() == np.uint8
@@ -124,9 +140,12 @@ def test_deterministic_from_seed(cohort, tmp_path):
     assert sorted(p.name for p in (tmp_path / "again" / "expression").iterdir()) == names
     for name in names:
         assert (out / "expression" / name).read_bytes() == (tmp_path / "again" / "expression" / name).read_bytes()
-    for path in (out / "segmentations").iterdir():
+    segs = sorted((out / "segmentations").rglob("*.nii.gz"))
+    assert [p.relative_to(out) for p in segs] == \
+        [p.relative_to(tmp_path / "again") for p in sorted((tmp_path / "again" / "segmentations").rglob("*.nii.gz"))]
+    for path in segs:
         a = np.asanyarray(nib.load(path).dataobj)
-        b = np.asanyarray(nib.load(tmp_path / "again" / "segmentations" / path.name).dataobj)
+        b = np.asanyarray(nib.load(tmp_path / "again" / path.relative_to(out)).dataobj)
         np.testing.assert_array_equal(a, b)
     for name in ("factors.tsv", "signal_genes.tsv", "segmentations.tsv"):
         assert (out / "truth" / name).read_bytes() == (tmp_path / "again" / "truth" / name).read_bytes()

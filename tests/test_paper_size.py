@@ -79,7 +79,9 @@ def test_every_stage_has_the_papers_dimensions(paper_run):
     features = read(root, "results/features/features.tsv", index_col=0)
     missing = read(root, "results/features/missing.tsv", index_col=0)
     assert len(features) + len(missing) == N_IMAGED and features.shape[1] == 20
-    assert len(list((root / "resources/demo/segmentations").rglob("*.nii.gz"))) == N_IMAGED
+    assert len([d for d in (root / "resources/demo/segmentations").iterdir() if d.is_dir()]) == N_IMAGED
+    inventory = read(root, "results/features/segmentation_files.tsv", keep_default_na=False)
+    assert inventory["used"].sum() == N_IMAGED
     manifest = read(root, "results/cohort/patients.tsv", index_col=0, keep_default_na=False)
     supervised = manifest.index[manifest["supervised"]]
     assert len(supervised) == len(features)

@@ -41,14 +41,14 @@ def _cohort(root, convention="paper", missing_region="exclude"):
     segs = root / "segs"
     segs.mkdir(parents=True)
     cases = {
-        "TCGA-02-0001_2001.01.01_GlistrboostManuallyCorrected.nii.gz": ((1, 1, 1), (14, 9, 4)),
-        "TCGA-02-0002_2002.02.02_GlistrboostManuallyCorrected.nii.gz": ((1, 1, 2), (16, 10, 5)),
-        "TCGA-02-0003_2003.03.03_GlistrboostManuallyCorrected.nii.gz": ((1, 1, 1), (12, 7, 3)),
+        "TCGA-02-0001_2001.01.01_GlistrBoost_ManuallyCorrected.nii.gz": ((1, 1, 1), (14, 9, 4)),
+        "TCGA-02-0002_2002.02.02_GlistrBoost_ManuallyCorrected.nii.gz": ((1, 1, 2), (16, 10, 5)),
+        "TCGA-02-0003_2003.03.03_GlistrBoost_ManuallyCorrected.nii.gz": ((1, 1, 1), (12, 7, 3)),
         # a second, uncorrected file for patient 1: the corrected one is preferred
-        "TCGA-02-0001_2001.01.01_Glistrboost.nii.gz": ((1, 1, 1), (20, 15, 4)),
+        "TCGA-02-0001_2001.01.01_GlistrBoost.nii.gz": ((1, 1, 1), (20, 15, 4)),
         # enhancing tumour of one voxel (below features.min_voxels); larger than everyone's
         # sphericity if it counted (1.61), so it would rescale the cohort
-        "TCGA-02-0004_2004.04.04_GlistrboostManuallyCorrected.nii.gz": ((1, 1, 1), (13, 8, 3)),
+        "TCGA-02-0004_2004.04.04_GlistrBoost_ManuallyCorrected.nii.gz": ((1, 1, 1), (13, 8, 3)),
     }
     for name, (spacing, radii) in cases.items():
         data = _segmentation((48, 48, 40), (24.0, 23.0, 20.0 * spacing[2]), radii, spacing)
@@ -129,5 +129,5 @@ def test_missing_region_error(tmp_path):
     proc = snakemake(root, *TARGETS, check=False)
     assert proc.returncode != 0
     log = (root / "results" / "logs" / "patient_features" / "TCGA-02-0003.log").read_text()
-    assert "TCGA-02-0003_2003.03.03_GlistrboostManuallyCorrected.nii.gz" in log
+    assert "TCGA-02-0003_2003.03.03_GlistrBoost_ManuallyCorrected.nii.gz" in log
     assert "enhancing" in log

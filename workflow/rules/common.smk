@@ -77,6 +77,16 @@ def segmentation_dir():
     return config["data"]["segmentations"]
 
 
+def patient_map():
+    """data.patient_map as a dict (BraTS ID -> TCGA patient), or None."""
+    from radiogenomics.cohort import read_patient_map
+
+    spec = config["data"]["patient_map"]
+    if spec is None:
+        return None
+    return read_patient_map(spec["file"], spec["id_column"], spec["patient_column"])
+
+
 def segmentation_files():
     """Patient ID -> segmentation path, after the demo cohort exists (checkpoint)."""
     from radiogenomics.cohort import find_segmentations
@@ -88,7 +98,29 @@ def segmentation_files():
         config["data"]["segmentation_glob"],
         config["data"]["patient_regex"],
         config["data"]["prefer_segmentation"],
+        patient_map=patient_map(),
     )
+
+
+def expression_inputs(wildcards):
+    """The expression files themselves, not their directory (whose time stamp does not
+    change when a file in it is edited): an edited, added or removed file reruns ingestion.
+    For the demo, after the demo_cohort checkpoint has written them."""
+    from radiogenomics.expression import input_files
+
+    if is_demo():
+        checkpoints.demo_cohort.get()
+    return input_files(config["data"]["expression"], config["data"]["sample_sheet"])
+
+
+def segmentation_folder_files(wildcards):
+    """Every file in the segmentation folder (the inventory lists them all, read or not), so
+    that adding, removing or editing any file there updates the inventory."""
+    from radiogenomics.expression import input_files
+
+    segmentation_files()  # after the demo checkpoint; stops on a bad folder
+    spec = config["data"]["patient_map"]
+    return input_files(segmentation_dir()) + ([spec["file"]] if spec else [])
 
 
 def patient_feature_files(wildcards):

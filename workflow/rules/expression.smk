@@ -4,17 +4,6 @@
 # assignments (paper §2.4) once the image features exist.
 
 
-def expression_inputs(wildcards):
-    """The expression files themselves, not their directory (whose time stamp does not
-    change when a file in it is edited): an edited, added or removed file reruns ingestion.
-    For the demo, after the demo_cohort checkpoint has written them."""
-    from radiogenomics.expression import input_files
-
-    if is_demo():
-        checkpoints.demo_cohort.get()
-    return input_files(config["data"]["expression"])
-
-
 rule expression:
     input:
         expression_inputs,
@@ -23,10 +12,15 @@ rule expression:
         qc="results/expression/qc.tsv",
     params:
         path=config["data"]["expression"],
+        sample_sheet=config["data"]["sample_sheet"],
         sample_types=config["expression"]["sample_types"],
         duplicates=config["expression"]["duplicates"],
         gene_mismatch=config["expression"]["gene_mismatch"],
         standardize=config["expression"]["standardize"],
+        blank_genes=config["expression"]["blank_genes"],
+        duplicate_genes=config["expression"]["duplicate_genes"],
+        missing_values=config["expression"]["missing_values"],
+        rnaseq=config["expression"]["rnaseq"],
     log:
         "results/logs/expression.log",
     conda:

@@ -15,15 +15,6 @@ COHORT_TABLES = [
 ]
 
 
-def segmentation_folder_files(wildcards):
-    """Every file in the segmentation folder (the inventory lists them all, read or not), so
-    that adding, removing or editing any file there updates the inventory."""
-    from radiogenomics.expression import input_files
-
-    segmentation_files()  # after the demo checkpoint; stops on a bad folder
-    return input_files(segmentation_dir())
-
-
 rule patient_features:
     input:
         segmentation_of,
@@ -74,6 +65,7 @@ rule collect_features:
         segmentation_glob=lambda wildcards: config["data"]["segmentation_glob"],
         patient_regex=lambda wildcards: config["data"]["patient_regex"],
         prefer_segmentation=config["data"]["prefer_segmentation"],
+        patient_map=config["data"]["patient_map"],
     threads: 1
     resources:
         mem_mb=1000,

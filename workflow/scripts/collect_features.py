@@ -11,8 +11,11 @@ params = snakemake.params  # noqa: F821
 table = features.read_patient_tables(list(snakemake.input.tables))  # noqa: F821
 complete, scaled, factors, missing = features.collect(table, params.missing_region,
                                                       min_voxels=params.min_voxels)
+spec = params.patient_map
+mapping = cohort.read_patient_map(spec["file"], spec["id_column"], spec["patient_column"]) if spec else None
 inventory = cohort.segmentation_inventory(params.segmentations, params.segmentation_glob,
-                                          params.patient_regex, params.prefer_segmentation)
+                                          params.patient_regex, params.prefer_segmentation,
+                                          patient_map=mapping, map_source=spec["file"] if spec else "")
 ranges = features.range_table(table)
 io.write_tsv(complete, out.features)
 io.write_tsv(scaled, out.scaled)

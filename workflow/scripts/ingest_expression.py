@@ -13,4 +13,9 @@ expression.ingest(
     duplicates=snakemake.params.duplicates,
     gene_mismatch=snakemake.params.gene_mismatch,
     method=snakemake.params.standardize,
+    sample_sheet=snakemake.params.sample_sheet,
+    blank_genes=snakemake.params.blank_genes,
+    duplicate_genes=snakemake.params.duplicate_genes,
+    missing_values=snakemake.params.missing_values,
+    rnaseq=dict(snakemake.params.rnaseq),
 )

@@ -14,8 +14,51 @@ from .errors import RadiogenomicsError
 from .names import IMAGE_FEATURES
 
 
-#: Columns of the segmentation inventory (``results/features/segmentation_files.tsv``).
-INVENTORY_COLUMNS = ["file", "patient", "used", "reason"]
+#: Columns of the segmentation inventory (``results/features/segmentation_files.tsv``):
+#: ``id`` is what ``data.patient_regex`` found in the name, ``patient`` the TCGA patient
+#: (the same, or its ``data.patient_map`` entry).
+INVENTORY_COLUMNS = ["file", "id", "patient", "used", "reason"]
+
+_TCGA_PATIENT = re.compile(r"^TCGA-[0-9A-Z]{2}-[0-9A-Z]{4}$")
+
+
+def read_patient_map(path, id_column: str, patient_column: str) -> dict[str, str]:
+    """A table (CSV or TSV, told apart by the header) mapping the ID found in segmentation
+    file names to the TCGA patient, e.g. BraTS 2020's ``name_mapping.csv``
+    (``BraTS_2020_subject_ID`` -> ``TCGA_TCIA_subject_ID``).
+
+    Rows whose patient cell is empty or ``NA`` (subjects not from TCGA) are left out, so
+    their files are listed as unmapped. A patient that is not a TCGA patient barcode
+    (``TCGA-02-0006``), an ID listed twice with different patients, or a missing column is
+    an error naming the file (and line).
+    """
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = fh.readline()
+    except OSError as exc:
+        raise RadiogenomicsError(f"data.patient_map: cannot read {path} ({exc.strerror})") from None
+    sep = "\t" if header.count("\t") >= header.count(",") else ","
+    table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    missing = [c for c in (id_column, patient_column) if c not in table.columns]
+    if missing:
+        raise RadiogenomicsError(
+            f"{path}: no column {', '.join(map(repr, missing))} (data.patient_map columns; the file has "
+            f"{', '.join(map(repr, table.columns[:8]))})"
+        )
+    out: dict[str, str] = {}
+    for i, (source, patient) in enumerate(zip(table[id_column], table[patient_column]), start=2):
+        source, patient = source.strip(), patient.strip()
+        if not source or patient.upper() in ("", "NA", "N/A", "NAN"):
+            continue
+        if not _TCGA_PATIENT.match(patient):
+            raise RadiogenomicsError(f"{path}:{i}: {patient!r} in column {patient_column!r} is not a TCGA "
+                                     "patient ID (expected e.g. TCGA-02-0006)")
+        if out.get(source, patient) != patient:
+            raise RadiogenomicsError(f"{path}:{i}: {source} maps to {patient} here and to {out[source]} "
+                                     "on an earlier line")
+        out[source] = patient
+    return out
 
 
 def _patterns(pattern) -> list[str]:
@@ -25,16 +68,21 @@ def _patterns(pattern) -> list[str]:
     return patterns
 
 
-def segmentation_inventory(directory, pattern, patient_regex: str, prefer: str | None = None) -> pd.DataFrame:
+def segmentation_inventory(directory, pattern, patient_regex: str, prefer: str | None = None, *,
+                           patient_map: dict[str, str] | None = None, map_source: str = "data.patient_map"
+                           ) -> pd.DataFrame:
     """Every file under ``directory``: which patient it belongs to, whether it is read, and why.
 
     ``pattern``: a glob relative to ``directory`` or a list of them (a file is a candidate
     when it matches any, e.g. ``["*.nii.gz", "*.nii"]``). The patient ID is the first
     capture group (or the whole match) of ``patient_regex`` searched in the file name.
     The default regex matches the public TCGA-GBM segmentations
-    (``TCGA-02-0006_2006.03.29_GlistrboostManuallyCorrected.nii.gz`` -> ``TCGA-02-0006``).
-    Two candidates for one patient are an error naming both, unless exactly one of them
-    contains ``prefer`` in its name (e.g. ``ManuallyCorrected``).
+    (``TCGA-02-0006_2006.03.29_GlistrBoost_ManuallyCorrected.nii.gz`` -> ``TCGA-02-0006``).
+    ``patient_map`` (from :func:`read_patient_map`, named ``map_source`` in messages):
+    when given, the ID found in the name (e.g. ``BraTS2021_00000``) is looked up there; a
+    candidate whose ID is not in the map is listed as unmapped and not read (never
+    guessed). Two candidates for one patient are an error naming both, unless exactly one
+    of them contains ``prefer`` in its name (e.g. ``ManuallyCorrected``).
 
     Returns a frame with :data:`INVENTORY_COLUMNS` (``file`` relative to ``directory``,
     sorted; ``used`` boolean), one row per file found recursively (hidden files and
@@ -59,7 +107,7 @@ def segmentation_inventory(directory, pattern, patient_regex: str, prefer: str |
     for path in _walk(directory):
         rel = path.relative_to(directory).as_posix()
         if os.path.normpath(str(path)) not in matched:
-            rows[rel] = ["", False, f"does not match data.segmentation_glob {' or '.join(map(repr, patterns))}"]
+            rows[rel] = ["", "", False, f"does not match data.segmentation_glob {' or '.join(map(repr, patterns))}"]
             continue
         match = regex.search(path.name)
         if match is None:
@@ -67,12 +115,20 @@ def segmentation_inventory(directory, pattern, patient_regex: str, prefer: str |
                 f"{path}: file name does not match data.patient_regex {patient_regex!r}; "
                 "cannot tell which patient it belongs to"
             )
-        patient = match.group(1) if regex.groups else match.group(0)
+        source = match.group(1) if regex.groups else match.group(0)
+        patient = source
+        if patient_map is not None:
+            patient = patient_map.get(source)
+            if patient is None:
+                rows[rel] = [source, "", False, f"{source} is not in {map_source}: unmapped, not read"]
+                continue
         found.setdefault(patient, []).append(rel)
-        rows[rel] = [patient, True, "segmentation of the patient"]
+        rows[rel] = [source, patient, True, "segmentation of the patient"]
     if not found:
+        unmapped = sum(1 for r in rows.values() if r[0])
         raise RadiogenomicsError(
             f"data.segmentations: no file matches {' or '.join(map(repr, patterns))} in {directory}"
+            + (f" with an ID in {map_source} ({unmapped} matching file(s) unmapped)" if unmapped else "")
         )
     for patient, files in found.items():
         if len(files) == 1:
@@ -86,16 +142,17 @@ def segmentation_inventory(directory, pattern, patient_regex: str, prefer: str |
             )
         for f in files:
             if f != preferred[0]:
-                rows[f] = [patient, False, f"another file of the patient contains {prefer!r} "
-                                           f"(data.prefer_segmentation): {preferred[0]}"]
+                rows[f] = [rows[f][0], patient, False, f"another file of the patient contains {prefer!r} "
+                                                       f"(data.prefer_segmentation): {preferred[0]}"]
     table = pd.DataFrame([[f, *row] for f, row in sorted(rows.items())], columns=INVENTORY_COLUMNS)
     return table
 
 
-def find_segmentations(directory, pattern, patient_regex: str, prefer: str | None = None) -> dict[str, str]:
+def find_segmentations(directory, pattern, patient_regex: str, prefer: str | None = None, *,
+                       patient_map: dict[str, str] | None = None) -> dict[str, str]:
     """Map patient ID -> segmentation file (the ``used`` rows of :func:`segmentation_inventory`,
     whose docstring says how files are matched and chosen)."""
-    table = segmentation_inventory(directory, pattern, patient_regex, prefer)
+    table = segmentation_inventory(directory, pattern, patient_regex, prefer, patient_map=patient_map)
     used = table[table["used"]]
     return {p: os.path.join(str(directory), f) for p, f in zip(used["patient"], used["file"])}
 

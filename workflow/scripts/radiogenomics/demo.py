@@ -11,10 +11,16 @@
     (11) samples, which ingestion must drop. File names do not have to contain the
     barcode; ingestion reads it from line 1.
 ``segmentations/``
-    BraTS-style segmentations, one per imaged patient, named like the public TCGA-GBM
-    files (``TCGA-06-0125_1996.12.10_GlistrboostManuallyCorrected.nii.gz``): uint8,
-    labels 0 background, 1 necrosis / non-enhancing core, 2 peritumoral edema,
-    4 enhancing tumour; ``shape`` voxels of ``spacing`` mm with a BraTS-like affine.
+    BraTS-style segmentations in the layout of the TCIA collection's archive
+    (``Pre-operative_TCGA_GBM_NIfTI_and_Segmentations``): one folder per imaged patient,
+    holding ``<patient>_<date>_GlistrBoost_ManuallyCorrected.nii.gz`` (the label map the
+    models use), for every :data:`UNCORRECTED_EVERY`-th patient also the automatic
+    ``<patient>_<date>_GlistrBoost.nii.gz`` (a different map: its necrosis labelled as
+    enhancing, so using it by mistake changes the features), and for every
+    :data:`ONLY_UNCORRECTED_EVERY`-th patient only the automatic one (as for the archive's
+    patients without a corrected map). uint8, labels 0 background, 1 necrosis /
+    non-enhancing core, 2 peritumoral edema, 4 enhancing tumour; ``shape`` voxels of
+    ``spacing`` mm with a BraTS-like affine. (The archive's MR images are not written.)
 ``truth/``
     The planted signal, for tests only (the workflow never reads it):
     ``factors.tsv`` (patient x hidden factor), ``signal_genes.tsv`` (gene, factor,
@@ -66,6 +72,12 @@ from .seeds import derive
 log = logging.getLogger(__name__)
 
 #: Hidden per-patient factors (standard normal) that drive genes and geometry.
+
+#: Every UNCORRECTED_EVERY-th imaged patient also gets the automatic GlistrBoost map.
+UNCORRECTED_EVERY = 8
+#: Every ONLY_UNCORRECTED_EVERY-th imaged patient has only the automatic map.
+ONLY_UNCORRECTED_EVERY = 5
+
 FACTORS = ("size", "irregularity", "edema", "necrosis")
 
 #: (factor, image feature, direction of the effect) — what drives what. Measured, not guessed:
@@ -567,7 +579,16 @@ def generate(out_dir, n_patients: int, n_imaged: int, n_genes: int, n_signal_gen
         for patient in imaged:
             prng = np.random.default_rng(derive(seed, "demo", "segmentation", patient))
             vol, info = segmentation(factors.loc[patient].to_dict(), shape, spacing, prng)
-            name = f"{patient}_{_scan_date(prng)}_GlistrboostManuallyCorrected.nii.gz"
+            stem = f"{patient}/{patient}_{_scan_date(prng)}_GlistrBoost"
+            (tmp / "segmentations" / patient).mkdir()
+            k = len(seg_rows)
+            if k % ONLY_UNCORRECTED_EVERY == ONLY_UNCORRECTED_EVERY - 1:
+                name = f"{stem}.nii.gz"                   # no corrected map for this patient
+            else:
+                name = f"{stem}_ManuallyCorrected.nii.gz"
+                if k % UNCORRECTED_EVERY == 0:            # the automatic map too, which must not be used
+                    write_nifti(np.where(vol == 1, np.uint8(4), vol), tmp / "segmentations" / f"{stem}.nii.gz",
+                                spacing)
             write_nifti(vol, tmp / "segmentations" / name, spacing)
             seg_rows.append({"patient": patient, "file": name, **info})
             log.info("segmentation %s: enhancing %.1f cm3, edema %.1f cm3%s", name, info["enhancing_cm3"],

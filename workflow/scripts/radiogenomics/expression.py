@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import logging
 import os
 import re
@@ -133,6 +134,17 @@ class QC:
     def set(self, check: str, count: int, detail: str = "") -> None:
         self.rows[check] = (int(count), detail)
 
+    def add(self, check: str, count: int, detail: str = "", keep: int = 20) -> None:
+        """Add ``count`` to a check and append ``detail`` (at most ``keep`` details listed)."""
+        old_count, old_detail = self.rows.get(check, (0, ""))
+        parts = [d for d in old_detail.split("; ") if d] if old_detail else []
+        if detail:
+            if len(parts) < keep:
+                parts.append(detail)
+            elif parts[-1] != "...":
+                parts.append("...")
+        self.rows[check] = (old_count + int(count), "; ".join(parts))
+
     def frame(self) -> pd.DataFrame:
         table = pd.DataFrame(
             [(k, c, d) for k, (c, d) in self.rows.items()], columns=["check", "count", "detail"]
@@ -146,10 +158,41 @@ _QC_ORDER = (
     ("dropped_sample_type", "aliquots whose sample type is not in expression.sample_types"),
     ("dropped_duplicate_aliquots", "extra aliquots of one patient (averaged or dropped)"),
     ("dropped_genes_mismatch", "genes missing from some files (expression.gene_mismatch: intersect)"),
+    ("dropped_blank_genes", "rows without a gene symbol (expression.blank_genes: drop)"),
+    ("merged_duplicate_genes", "extra rows of a duplicated gene symbol (expression.duplicate_genes)"),
+    ("dropped_genes_missing_values", "genes with missing cells (expression.missing_values: drop_gene)"),
+    ("imputed_missing_values", "missing cells set to the gene's mean (expression.missing_values: impute_mean)"),
+    ("dropped_gene_types", "RNA-seq genes of other types (expression.rnaseq.gene_types)"),
     ("dropped_constant_genes", "genes constant across patients (cannot be range-scaled)"),
     ("patients", "patients in the output"),
     ("genes", "genes in the output"),
 )
+
+
+#: The policy choices for problems real matrices have (config keys ``expression.*``).
+BLANK_GENES = ("drop", "error")
+DUPLICATE_GENES = ("error", "mean", "first")
+MISSING_VALUES = ("error", "drop_gene", "impute_mean")
+
+
+@dataclass(frozen=True)
+class GenePolicy:
+    """What to do with rows without a gene symbol (``blank``: drop them, or an error),
+    with a gene symbol that appears twice (``duplicate``: an error naming both rows,
+    their ``mean`` or the ``first``), and with missing cells (``missing``: an error naming
+    the first cell and the count, ``drop_gene`` or ``impute_mean``, the gene's mean over
+    the samples). Every choice but ``error`` is counted in the QC table."""
+
+    blank: str = "drop"
+    duplicate: str = "error"
+    missing: str = "error"
+
+    def __post_init__(self):
+        for key, value, allowed in (("blank_genes", self.blank, BLANK_GENES),
+                                    ("duplicate_genes", self.duplicate, DUPLICATE_GENES),
+                                    ("missing_values", self.missing, MISSING_VALUES)):
+            if value not in allowed:
+                raise RadiogenomicsError(f"expression.{key}: expected one of {', '.join(allowed)}, got {value!r}")
 
 
 def _new_qc() -> QC:
@@ -210,7 +253,8 @@ def _diagnose(path: Path, first_data_line: int, n_fields: int | None, columns: l
 
 
 def _read_body(fh, path: Path, first_data_line: int, labels: list[str], skip=(),
-               reference: pd.Index | None = None) -> tuple[pd.Index, np.ndarray]:
+               reference: pd.Index | None = None, policy: GenePolicy = GenePolicy(),
+               qc: QC | None = None) -> tuple[pd.Index, np.ndarray]:
     """Read the data lines of ``fh``: a gene symbol, then one number per entry of ``labels``.
 
     ``labels`` name the value columns in messages; columns whose position (1-based,
@@ -218,7 +262,10 @@ def _read_body(fh, path: Path, first_data_line: int, labels: list[str], skip=(),
     gene index and the genes x values array (``reference`` is returned as the index when
     the genes are the same, in the same order). Vectorised (pandas' C reader); on bad input
     the first offending line is found by :func:`_diagnose` or from the parsed arrays, and
-    the error names the file and line.
+    the error names the file and line. Blank and duplicated gene symbols and missing cells
+    are handled as ``policy`` says (missing cells other than errors stay NaN, for
+    :func:`_handle_missing`), counted in ``qc``. Gene symbols in double quotes (R's
+    ``write.table``) lose them.
     """
     n = len(labels)
     names = [f"c{j}" for j in range(n + 1)]
@@ -247,31 +294,106 @@ def _read_body(fh, path: Path, first_data_line: int, labels: list[str], skip=(),
     if reference is not None and len(reference) == len(gene_arr) and np.isfinite(values).all() \
             and np.array_equal(reference.to_numpy(dtype=object), gene_arr):
         return reference, values  # the usual case: same genes as the first file, all values fine
-    bad_gene = genes.isna().to_numpy() | (genes.fillna("") == "").to_numpy()
-    bad_value = ~np.isfinite(values)
-    if bad_gene.any() or bad_value.any():
-        rows = np.flatnonzero(bad_gene | bad_value.any(axis=1))
-        i = int(rows[0])
-        lineno = first_data_line + i
-        if bad_gene[i] and np.isnan(values[i]).all():
-            raise RadiogenomicsError(f"{where(path, lineno)}: empty line inside the data")
-        if bad_gene[i]:
-            raise RadiogenomicsError(f"{where(path, lineno)}: empty gene symbol")
-        j = int(np.flatnonzero(bad_value[i])[0])
-        what = "missing value (NaN)" if np.isnan(values[i, j]) else f"non-finite value {values[i, j]}"
+    other_cells = frame[[c for c in names[1:] if c not in value_cols]]
+    others_empty = (other_cells.isna() | (other_cells == "")).all(axis=1).to_numpy()
+    return _gene_rows(genes, values, first_data_line + np.arange(len(genes)), others_empty, path, shown,
+                      policy, qc)
+
+
+def _gene_rows(genes: pd.Series, values: np.ndarray, lines: np.ndarray, others_empty: np.ndarray, path: Path,
+               shown: list[str], policy: GenePolicy, qc: QC | None) -> tuple[pd.Index, np.ndarray]:
+    """Check parsed gene rows and apply ``policy`` (blank and duplicated symbols, missing
+    cells); ``lines``: each row's line number in ``path``, for the messages."""
+    genes = genes.fillna("").astype(str).str.strip()
+    quoted = genes.str.len().ge(2) & genes.str.startswith('"') & genes.str.endswith('"')
+    if quoted.any():
+        genes = genes.where(~quoted, genes.str[1:-1])
+    # rows: an empty line inside the data is always an error; a row without a symbol
+    # (but with cells, e.g. cBioPortal's rows with only an Entrez ID) follows the policy
+    blank = (genes == "").to_numpy()
+    empty_row = blank & np.isnan(values).all(axis=1) & others_empty
+    if empty_row.any():
+        raise RadiogenomicsError(f"{where(path, int(lines[np.flatnonzero(empty_row)[0]]))}: empty line inside the data")
+    if blank.any():
+        if policy.blank == "error":
+            raise RadiogenomicsError(f"{where(path, int(lines[np.flatnonzero(blank)[0]]))}: empty gene symbol "
+                                     f"({int(blank.sum())} such row(s); expression.blank_genes: drop drops them)")
+        if qc is not None:
+            qc.add("dropped_blank_genes", int(blank.sum()), f"{path.name}: line(s) "
+                   + ", ".join(map(str, lines[blank][:5])) + (", ..." if blank.sum() > 5 else ""))
+        keep = ~blank
+        genes, values, lines = genes[keep], values[keep], lines[keep]
+    infinite = np.isinf(values)
+    missing = np.isnan(values)
+    for mask, kind in ((infinite, "inf"), (missing, "nan")):
+        if not mask.any() or (kind == "nan" and policy.missing != "error"):
+            continue
+        i, j = (int(v) for v in np.argwhere(mask)[0])
         name = f" in column {shown[j]!r}" if len(shown) > 1 else ""
-        raise RadiogenomicsError(f"{where(path, lineno)}: {what}{name} for gene {genes.iloc[i]!r}")
+        if kind == "inf":
+            raise RadiogenomicsError(f"{where(path, int(lines[i]))}: non-finite value {values[i, j]}{name} "
+                                     f"for gene {genes.iloc[i]!r}")
+        raise RadiogenomicsError(
+            f"{where(path, int(lines[i]))}: missing value (NaN){name} for gene {genes.iloc[i]!r} "
+            f"({int(mask.sum())} missing cell(s) in the file; expression.missing_values: drop_gene or "
+            "impute_mean handles them)"
+        )
     dup = genes.duplicated(keep=False).to_numpy()
     if dup.any():
         first = genes[dup].iloc[0]
-        lines = [first_data_line + int(i) for i in np.flatnonzero((genes == first).to_numpy())]
-        raise RadiogenomicsError(
-            f"{where(path, lines[1])}: duplicated gene row {first!r} (also on line {lines[0]})"
-        )
-    return pd.Index(gene_arr, name="gene"), values
+        dup_lines = [int(v) for v in lines[(genes == first).to_numpy()]]
+        if policy.duplicate == "error":
+            raise RadiogenomicsError(
+                f"{where(path, dup_lines[1])}: duplicated gene row {first!r} (also on line {dup_lines[0]}); "
+                f"{int(genes.duplicated().sum())} extra row(s) of duplicated symbols in the file "
+                "(expression.duplicate_genes: mean or first combines them)"
+            )
+        extra = int(genes.duplicated().sum())
+        if qc is not None:
+            qc.add("merged_duplicate_genes", extra, f"{path.name}: {', '.join(genes[genes.duplicated()].unique()[:5])}"
+                   + (", ..." if genes[genes.duplicated()].nunique() > 5 else "")
+                   + (" (averaged)" if policy.duplicate == "mean" else " (first row kept)"))
+        table = pd.DataFrame(values, index=pd.Index(genes.to_numpy(dtype=object)))
+        grouped = table.groupby(level=0, sort=False)
+        table = grouped.mean() if policy.duplicate == "mean" else grouped.first()
+        if policy.duplicate == "first":  # groupby.first skips NaN; keep the first row as it is
+            first_rows = ~genes.duplicated().to_numpy()
+            table = pd.DataFrame(values[first_rows], index=pd.Index(genes[first_rows].to_numpy(dtype=object)))
+        return pd.Index(table.index.to_numpy(dtype=object), name="gene"), table.to_numpy(dtype=np.float64)
+    return pd.Index(genes.to_numpy(dtype=object), name="gene"), values
 
 
-def read_level3(path, reference: pd.Index | None = None) -> tuple[str, pd.Series]:
+def _handle_missing(raw: pd.DataFrame, policy: GenePolicy, qc: QC, source) -> pd.DataFrame:
+    """Missing cells of the genes x samples matrix, as ``policy.missing`` says (the
+    ``error`` case was raised while reading, naming the cell)."""
+    missing = raw.isna().to_numpy()
+    if not missing.any():
+        return raw
+    rows = missing.any(axis=1)
+    genes = raw.index[rows]
+    detail = ", ".join(map(str, genes[:5])) + (", ..." if len(genes) > 5 else "")
+    if policy.missing == "drop_gene":
+        qc.add("dropped_genes_missing_values", int(rows.sum()), detail)
+        log.warning("%s: dropped %d gene(s) with missing cells (%s)", source, int(rows.sum()), detail)
+        raw = raw.loc[~rows]
+    else:  # impute_mean
+        all_missing = missing.all(axis=1)
+        if all_missing.any():
+            gone = raw.index[all_missing]
+            qc.add("dropped_genes_missing_values", int(all_missing.sum()),
+                   "no value to impute from: " + ", ".join(map(str, gone[:5])))
+            raw = raw.loc[~all_missing]
+            missing = missing[~all_missing]
+        qc.add("imputed_missing_values", int(missing.sum()), detail)
+        log.warning("%s: set %d missing cell(s) to their gene's mean (%s)", source, int(missing.sum()), detail)
+        raw = raw.T.fillna(raw.mean(axis=1)).T
+    if raw.shape[0] == 0:
+        raise RadiogenomicsError(f"{source}: no gene left after expression.missing_values: {policy.missing}")
+    return raw
+
+
+def read_level3(path, reference: pd.Index | None = None, policy: GenePolicy = GenePolicy(),
+                qc: QC | None = None) -> tuple[str, pd.Series]:
     """Read one TCGA Level-3 file; return (barcode text from line 1, Series gene -> value).
 
     ``reference``: the gene index of a file read before; when this file has the same
@@ -297,7 +419,7 @@ def read_level3(path, reference: pd.Index | None = None) -> tuple[str, pd.Series
                     f"{where(path, 2)}: expected header 'Composite Element REF<TAB>Signal', "
                     f"found {line2.rstrip()!r}" + (" (end of file)" if line2 == "" else "")
                 )
-            genes, values = _read_body(fh, path, 3, [barcode], reference=reference)
+            genes, values = _read_body(fh, path, 3, [barcode], reference=reference, policy=policy, qc=qc)
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
         raise RadiogenomicsError(f"{path}: cannot read as UTF-8 text ({exc})") from None
     return barcode, pd.Series(values[:, 0], index=genes, name=barcode)
@@ -313,7 +435,7 @@ def _walk(directory: Path) -> list[Path]:
     return found
 
 
-def input_files(path) -> list[str]:
+def input_files(path, sample_sheet=None) -> list[str]:
     """The files whose contents ingestion of ``path`` depends on (the rule's inputs).
 
     A merged matrix: the file itself. A Level-3 directory: every file under it that
@@ -322,10 +444,11 @@ def input_files(path) -> list[str]:
     ingestion. A path that does not exist is returned as is (Snakemake then names it as a
     missing input).
     """
+    extra = [str(sample_sheet)] if sample_sheet else []
     path = Path(path)
     if not path.is_dir():
-        return [str(path)]
-    return [str(p) for p in _walk(path)]
+        return [str(path), *extra]
+    return [str(p) for p in _walk(path)] + extra
 
 
 def _find_level3(directory: Path, qc: QC) -> list[Path]:
@@ -344,7 +467,7 @@ def _find_level3(directory: Path, qc: QC) -> list[Path]:
     return sorted(files)
 
 
-def _read_directory(directory: Path, gene_mismatch: str, qc: QC):
+def _read_directory(directory: Path, gene_mismatch: str, qc: QC, policy: GenePolicy = GenePolicy()):
     """All Level-3 files -> (genes x aliquots frame, list of (barcode, source, line))."""
     files = _find_level3(directory, qc)
     qc.set("input", len(files), f"Level-3 directory {directory}")
@@ -352,7 +475,7 @@ def _read_directory(directory: Path, gene_mismatch: str, qc: QC):
     gene_sets = []
     columns, sources = [], []
     for path in files:
-        barcode, series = read_level3(path, ref_genes)
+        barcode, series = read_level3(path, ref_genes, policy, qc)
         columns.append(series)
         sources.append((barcode, path, 1))
         if ref_genes is None:
@@ -403,8 +526,16 @@ def _read_directory(directory: Path, gene_mismatch: str, qc: QC):
     return frame, sources
 
 
-def _read_matrix(path: Path, qc: QC):
-    """Merged genes x samples matrix -> (genes x samples frame, list of (barcode, source, line))."""
+def _read_matrix(path: Path, qc: QC, policy: GenePolicy = GenePolicy()):
+    """Merged genes x samples matrix -> (genes x samples frame, list of (barcode, source, line)).
+
+    Layouts: a gene column then one column per sample (UCSC Xena's ``sample``, cBioPortal's
+    ``Hugo_Symbol`` + ``Entrez_Gene_Id``, any other first-column name); Firehose's two
+    header rows (``Hybridization REF`` / ``Composite Element REF``); and R's
+    ``write.table`` of an assay matrix (e.g. curatedTCGAData/TCGAbiolinks ``assay()``), whose
+    header has no cell for the row names (one field fewer than the rows) and whose names
+    may be in double quotes.
+    """
     try:
         with _open_text(path) as fh:
             line1 = fh.readline()
@@ -428,8 +559,13 @@ def _read_matrix(path: Path, qc: QC):
                     f"{line1.rstrip()[:120]!r}"
                 )
             columns = [h.strip().strip('"') for h in header]
+            body = fh.read()
+            first_row = body.split("\n", 1)[0]
+            if first_data == 2 and first_row.strip() and len(_split_line(first_row)) == len(header) + 1:
+                columns = ["", *columns]        # R write.table: no header cell for the row names
             skip = {j for j in range(1, len(columns)) if columns[j].lower() in _ANNOTATION_COLUMNS}
-            genes, values = _read_body(fh, path, first_data, columns[1:], skip)
+            genes, values = _read_body(io.StringIO(body), path, first_data, columns[1:], skip,
+                                       policy=policy, qc=qc)
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
         raise RadiogenomicsError(f"{path}: cannot read as UTF-8 text ({exc})") from None
     keep = [j for j in range(1, len(columns)) if j not in skip]
@@ -446,8 +582,190 @@ def _read_matrix(path: Path, qc: QC):
     return pd.DataFrame(values, index=genes), sources
 
 
+# ------------------------------------------------------------------ GDC RNA-seq
+
+#: The STAR-counts files of the current GDC (one per aliquot, named by UUID).
+STAR_SUFFIX = ".rna_seq.augmented_star_gene_counts.tsv"
+STAR_COLUMNS = ("gene_id", "gene_name", "gene_type", "unstranded", "stranded_first", "stranded_second",
+                "tpm_unstranded", "fpkm_unstranded", "fpkm_uq_unstranded")
+#: Columns of the GDC sample sheet that ingestion uses (the sheet has more).
+SAMPLE_SHEET_COLUMNS = ("File Name", "Sample ID")
+GENE_KEYS = ("gene_name", "gene_id")
+
+
+@dataclass(frozen=True)
+class RnaSeq:
+    """How STAR counts become an expression matrix (config ``expression.rnaseq``):
+    the ``value_column`` (one of the STAR value columns), ``log2(x + 1)`` when ``log2``,
+    the genes whose ``gene_type`` is in ``gene_types``, keyed by ``gene_name`` (duplicated
+    names combined by ``expression.duplicate_genes``) or by ``gene_id`` without its
+    version suffix (``ENSG00000141510.18`` -> ``ENSG00000141510``)."""
+
+    value_column: str = "tpm_unstranded"
+    log2: bool = True
+    gene_types: tuple = ("protein_coding",)
+    gene_key: str = "gene_name"
+
+    def __post_init__(self):
+        if self.value_column not in STAR_COLUMNS[3:]:
+            raise RadiogenomicsError(f"expression.rnaseq.value_column: expected one of "
+                                     f"{', '.join(STAR_COLUMNS[3:])}, got {self.value_column!r}")
+        if self.gene_key not in GENE_KEYS:
+            raise RadiogenomicsError(f"expression.rnaseq.gene_key: expected gene_name or gene_id, "
+                                     f"got {self.gene_key!r}")
+
+
+def read_sample_sheet(path) -> dict[str, str]:
+    """The GDC sample sheet (``gdc_sample_sheet.<date>.tsv``): file name -> sample barcode.
+
+    Errors name the sheet and line: a missing column, a file listed twice, a row naming
+    two samples (``Sample ID`` with a comma).
+    """
+    path = Path(path)
+    try:
+        with _open_text(path) as fh:
+            header = _split_line(fh.readline())
+            rows = [_split_line(line) for line in fh if line.strip()]
+    except OSError as exc:
+        raise RadiogenomicsError(f"data.sample_sheet: cannot read {path} ({exc.strerror})") from None
+    missing = [c for c in SAMPLE_SHEET_COLUMNS if c not in header]
+    if missing:
+        raise RadiogenomicsError(
+            f"{where(path, 1)}: not a GDC sample sheet: no column {', '.join(map(repr, missing))} "
+            f"(expected a header with File ID, File Name, ..., Sample ID, Sample Type; found "
+            f"{', '.join(map(repr, header[:6]))})"
+        )
+    name_col, sample_col = header.index("File Name"), header.index("Sample ID")
+    out: dict[str, str] = {}
+    for lineno, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise RadiogenomicsError(f"{where(path, lineno)}: expected {len(header)} tab-separated fields, "
+                                     f"found {len(row)}")
+        name, sample = row[name_col].strip(), row[sample_col].strip()
+        if "," in sample:
+            raise RadiogenomicsError(f"{where(path, lineno)}: {name} lists several samples ({sample}); "
+                                     "expected one sample per expression file")
+        if name in out:
+            raise RadiogenomicsError(f"{where(path, lineno)}: file {name} is listed twice")
+        out[name] = sample
+    if not out:
+        raise RadiogenomicsError(f"{where(path, 2)}: the sample sheet lists no file")
+    return out
+
+
+def _find_star(directory: Path, qc: QC) -> list[Path]:
+    files, skipped = [], []
+    for path in _walk(directory):
+        if path.name.endswith(STAR_SUFFIX):
+            files.append(path)
+        else:
+            skipped.append(str(path.relative_to(directory)))
+    qc.set("skipped_files", len(skipped), ", ".join(skipped))
+    if not files:
+        raise RadiogenomicsError(f"data.expression: no GDC STAR-counts files (*{STAR_SUFFIX}) in {directory}")
+    return files
+
+
+def read_star_counts(path, rnaseq: RnaSeq = RnaSeq(), policy: GenePolicy = GenePolicy(),
+                     qc: QC | None = None) -> pd.Series:
+    """One GDC ``*.rna_seq.augmented_star_gene_counts.tsv``: gene -> value as ``rnaseq`` says.
+
+    Layout: a comment ``# gene-model: GENCODE v36``, the header :data:`STAR_COLUMNS`, the
+    four summary rows ``N_unmapped``, ``N_multimapping``, ``N_noFeature``, ``N_ambiguous``
+    (dropped), then one row per gene with a versioned Ensembl ID.
+    """
+    path = Path(path)
+    try:
+        with _open_text(path) as fh:
+            line1 = fh.readline()
+            lineno = 1
+            if line1.startswith("#"):
+                header_line, lineno = fh.readline(), 2
+            else:
+                header_line = line1
+            header = [h.strip() for h in _split_line(header_line)]
+            if tuple(header) != STAR_COLUMNS:
+                raise RadiogenomicsError(
+                    f"{where(path, lineno)}: expected the STAR-counts header {chr(9).join(STAR_COLUMNS)!r}, "
+                    f"found {header_line.rstrip()[:160]!r}"
+                )
+            table = pd.read_csv(fh, sep="\t", header=None, names=list(STAR_COLUMNS), dtype=str,
+                                keep_default_na=False, quoting=csv.QUOTE_NONE)
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
+        raise RadiogenomicsError(f"{path}: cannot read as UTF-8 text ({exc})") from None
+    except pd.errors.ParserError as exc:
+        raise RadiogenomicsError(f"{path}: not a tab-separated STAR-counts table ({exc})") from None
+    first_gene_line = lineno + 1
+    genes_only = ~table["gene_id"].str.startswith("N_")
+    lines = first_gene_line + np.flatnonzero(genes_only.to_numpy())
+    table = table[genes_only]
+    keep = table["gene_type"].isin(rnaseq.gene_types).to_numpy()
+    if qc is not None and (~keep).any():
+        qc.add("dropped_gene_types", int((~keep).sum()), f"{path.name}: kept {', '.join(rnaseq.gene_types)}", keep=3)
+    table, lines = table[keep], lines[keep]
+    if table.empty:
+        raise RadiogenomicsError(f"{path}: no gene of type {', '.join(rnaseq.gene_types)} "
+                                 "(expression.rnaseq.gene_types)")
+    text = table[rnaseq.value_column].str.strip()
+    values = pd.to_numeric(text.where(~text.isin(NA_VALUES)), errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(values) & ~text.isin(NA_VALUES).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise RadiogenomicsError(f"{where(path, int(lines[i]))}: non-numeric value {text.iloc[i]!r} in column "
+                                 f"{rnaseq.value_column!r} for gene {table['gene_id'].iloc[i]!r}")
+    if (values < 0).any():
+        i = int(np.flatnonzero(values < 0)[0])
+        raise RadiogenomicsError(f"{where(path, int(lines[i]))}: negative value {values[i]} in column "
+                                 f"{rnaseq.value_column!r}")
+    if rnaseq.log2:
+        values = np.log2(values + 1.0)
+    key = table["gene_name"] if rnaseq.gene_key == "gene_name" else table["gene_id"].str.replace(
+        r"\.\d+$", "", regex=True)
+    # the policies (blank names, duplicated names, missing cells) as for every other layout
+    genes, out = _gene_rows(key.reset_index(drop=True), values[:, None], lines, np.zeros(len(key), dtype=bool),
+                            path, [rnaseq.value_column], policy, qc)
+    return pd.Series(out[:, 0], index=genes, name=path.name)
+
+
+def _read_star_directory(directory: Path, sample_sheet, rnaseq: RnaSeq, policy: GenePolicy, qc: QC):
+    """STAR-counts files + the GDC sample sheet -> (genes x files frame, (barcode, source, line) list)."""
+    files = _find_star(directory, qc)
+    sheet = read_sample_sheet(sample_sheet)
+    unlisted = [f for f in files if f.name not in sheet]
+    if unlisted:
+        raise RadiogenomicsError(
+            f"{unlisted[0]}: not listed in the sample sheet {sample_sheet} (data.sample_sheet)"
+            + (f"; {len(unlisted)} files are not" if len(unlisted) > 1 else "")
+        )
+    present = {f.name for f in files}
+    absent = [name for name in sheet if name not in present]
+    if absent:
+        raise RadiogenomicsError(
+            f"{sample_sheet}: lists {absent[0]}, which is not in {directory}"
+            + (f" ({len(absent)} listed files are missing)" if len(absent) > 1 else "")
+            + "; download it or remove its row"
+        )
+    qc.set("input", len(files), f"GDC STAR counts in {directory} (sample sheet {sample_sheet}, "
+                                f"{rnaseq.value_column}{', log2(x + 1)' if rnaseq.log2 else ''})")
+    columns, sources = [], []
+    for path in sorted(files):
+        columns.append(read_star_counts(path, rnaseq, policy, qc))
+        sources.append((sheet[path.name], path, 1))
+    genes = columns[0].index
+    for series, path in zip(columns[1:], sorted(files)[1:]):
+        if not series.index.equals(genes) and set(series.index) != set(genes):
+            raise RadiogenomicsError(f"{path}: gene set differs from {sorted(files)[0]} (the GDC files of one "
+                                     "release share their genes; mixed releases?)")
+    frame = pd.concat([c.reindex(genes) for c in columns], axis=1)
+    frame.columns = range(frame.shape[1])
+    frame.index.name = "gene"
+    return frame, sources
+
+
 def load_expression(path, sample_types=("01",), duplicates: str = "mean", gene_mismatch: str = "error",
-                    qc: QC | None = None) -> pd.DataFrame:
+                    qc: QC | None = None, *, sample_sheet=None, blank_genes: str = "drop",
+                    duplicate_genes: str = "error", missing_values: str = "error",
+                    rnaseq: RnaSeq | dict | None = None) -> pd.DataFrame:
     """Read expression from a Level-3 directory or a merged matrix; patients x genes, raw values.
 
     ``path`` is a directory of TCGA Level-3 files or a genes x samples matrix file (told
@@ -458,10 +776,19 @@ def load_expression(path, sample_types=("01",), duplicates: str = "mean", gene_m
     or ``"error"``. ``gene_mismatch`` (directories only): ``"error"`` when a file's gene
     set differs from the first file's, ``"intersect"`` to keep the genes in every file.
 
+    With ``sample_sheet`` (a GDC sample sheet), ``path`` is a directory of GDC STAR-counts
+    files (:func:`read_star_counts`, configured by ``rnaseq``, an :class:`RnaSeq` or its
+    fields as a dict), mapped to sample barcodes by the sheet. ``blank_genes``,
+    ``duplicate_genes`` and ``missing_values``: :class:`GenePolicy`.
+
     Returns a float DataFrame indexed by ``patient`` (sorted), one column per gene (in
     the order of the first file). What was dropped is recorded in ``qc`` (a :class:`QC`,
     created when not given) and the QC table is attached as ``frame.attrs["qc"]``.
     """
+    policy = GenePolicy(blank_genes, duplicate_genes, missing_values)
+    if isinstance(rnaseq, dict):
+        rnaseq = RnaSeq(**{k: (tuple(v) if k == "gene_types" else v) for k, v in rnaseq.items()})
+    rnaseq = rnaseq or RnaSeq()
     if duplicates not in ("mean", "first", "error"):
         raise RadiogenomicsError(f"expression.duplicates: expected mean, first or error, got {duplicates!r}")
     if gene_mismatch not in ("error", "intersect"):
@@ -471,13 +798,19 @@ def load_expression(path, sample_types=("01",), duplicates: str = "mean", gene_m
     sample_types = tuple(str(s) for s in sample_types)
     qc = qc if qc is not None else _new_qc()
     path = Path(path)
-    if path.is_dir():
-        raw, sources = _read_directory(path, gene_mismatch, qc)
+    if sample_sheet is not None and not path.is_dir():
+        raise RadiogenomicsError(f"data.expression: {path} is not a directory (with data.sample_sheet it must be "
+                                 "the directory of GDC STAR-counts files)")
+    if path.is_dir() and sample_sheet is not None:
+        raw, sources = _read_star_directory(path, sample_sheet, rnaseq, policy, qc)
+    elif path.is_dir():
+        raw, sources = _read_directory(path, gene_mismatch, qc, policy)
     elif path.is_file():
-        raw, sources = _read_matrix(path, qc)
+        raw, sources = _read_matrix(path, qc, policy)
     else:
         raise RadiogenomicsError(f"data.expression: {path} does not exist (expected a directory of Level-3 "
                                  "files or a genes x samples matrix file)")
+    raw = _handle_missing(raw, policy, qc, path)
     # barcodes -> patients; same barcode twice is ambiguous whatever `duplicates` says
     parsed = []
     by_barcode: dict[str, tuple] = {}
@@ -595,7 +928,7 @@ def write_matrix(frame: pd.DataFrame, path, fmt: str = "%.8g") -> None:
 
 
 def ingest(path, out_expression, out_qc, sample_types=("01",), duplicates="mean", gene_mismatch="error",
-           method="range") -> pd.DataFrame:
+           method="range", **options) -> pd.DataFrame:
     """The ``expression`` rule: load, standardise, then write both outputs atomically.
 
     Nothing is written unless loading and standardising succeed.
@@ -604,7 +937,7 @@ def ingest(path, out_expression, out_qc, sample_types=("01",), duplicates="mean"
 
     qc = _new_qc()
     frame = load_expression(path, sample_types=sample_types, duplicates=duplicates,
-                            gene_mismatch=gene_mismatch, qc=qc)
+                            gene_mismatch=gene_mismatch, qc=qc, **options)
     std = standardize(frame, method=method, qc=qc)
     table = qc.frame()
     table.insert(1, "description", [dict(_QC_ORDER).get(k, "") for k in table.index])
