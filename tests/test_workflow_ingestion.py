@@ -36,8 +36,10 @@ def test_ingestion_of_the_generated_cohort(tmp_path):
     assert qc.loc["dropped_sample_type", "count"] == demo_cfg["n_non_primary"]
     assert qc.loc["dropped_duplicate_aliquots", "count"] == demo_cfg["n_duplicate_aliquots"]
     # the checkpoint's other outputs
-    segs = list((root / "resources/demo/segmentations").glob("*.nii.gz"))
-    assert len(segs) == demo_cfg["n_imaged"]
+    # the TCIA archive's layout: one folder per imaged patient
+    folders = [d for d in (root / "resources/demo/segmentations").iterdir() if d.is_dir()]
+    assert len(folders) == demo_cfg["n_imaged"]
+    assert all(list(d.glob(f"{d.name}_*_GlistrBoost*.nii.gz")) for d in folders)
     assert (root / "resources/demo/truth/signal_genes.tsv").exists()
     assert (root / "results/logs/expression.log").exists()
 
