@@ -43,7 +43,7 @@ def test_manifest_flags_and_notes():
     }
     for p, flags in expected.items():
         assert tuple(manifest.loc[p, ["has_expression", "has_segmentation", "has_features", "supervised"]]) == flags
-    assert manifest.loc["P1", "note"] == ""
+    assert manifest.loc["P1", "note"] == "supervised: expression and all 20 image features"
     assert manifest.loc["P2", "note"] == "no segmentation"
     assert manifest.loc["P3", "note"] == "no expression profile"
     assert "missing edema region" in manifest.loc["P4", "note"]
@@ -175,3 +175,55 @@ def test_build_cohort_reads_missing_table(tmp_path):
     # every expression patient now has a segmentation: none left for an image-free autoencoder
     with pytest.raises(RadiogenomicsError, match="only 0 available .autoencoder patients"):
         cohort.cohort_folds(manifest, 2, seed=3, exclude_imaged=True)
+
+
+def test_patient_list_restricts_the_supervised_cohort_and_says_why():
+    feats = features_frame({"P1": {}, "P2": {}, "P3": {}, "P4": {"missing": ["edema"]}})
+    manifest = cohort.build_manifest(["P1", "P2", "P3", "P4"], feats, listed=["P1", "P3", "P4", "P9"],
+                                     list_path="paper_patients.txt")
+    assert manifest["supervised"].to_dict() == {"P1": True, "P2": False, "P3": True, "P4": False, "P9": False}
+    assert manifest.loc["P1", "note"] == "supervised: expression and all 20 image features, listed in paper_patients.txt"
+    assert manifest.loc["P2", "note"] == "not in paper_patients.txt: excluded from supervised learning"
+    assert "missing edema region" in manifest.loc["P4", "note"] and "listed in paper_patients.txt but not" in \
+        manifest.loc["P4", "note"]
+    assert manifest.loc["P9", "note"].startswith("no expression profile; no segmentation")
+    assert not manifest.loc["P9", ["has_expression", "has_segmentation"]].any()
+
+
+def test_read_patient_list(tmp_path):
+    path = tmp_path / "patients.txt"
+    path.write_text("# the paper's patients\nTCGA-02-0006\n\nTCGA-06-0122  # a comment\n")
+    assert cohort.read_patient_list(path) == ["TCGA-02-0006", "TCGA-06-0122"]
+    path.write_text("TCGA-02-0006\nTCGA-02-0006-01A\n")
+    with pytest.raises(RadiogenomicsError, match=rf"^{path}:2: 'TCGA-02-0006-01A' is not a TCGA patient ID"):
+        cohort.read_patient_list(path)
+    path.write_text("TCGA-02-0006\nTCGA-02-0006\n")
+    with pytest.raises(RadiogenomicsError, match=rf"^{path}:2: TCGA-02-0006 is listed twice \(also on line 1\)"):
+        cohort.read_patient_list(path)
+
+
+def test_scale_factors_are_the_supervised_patients_maxima(tmp_path):
+    """Paper 2.1.2: features scaled by their maximum over the cohort the models see: a
+    segmented patient without expression (or not listed) does not change the scale."""
+    e, f = write_inputs(tmp_path)
+    feats = pd.read_csv(f, sep="\t", index_col=0)
+    feats.loc["X9"] *= 10                                        # the largest tumour has no expression
+    feats.loc["P1"] *= 2
+    feats.to_csv(f, sep="\t")
+    out = tmp_path / "out"
+    manifest = cohort.build_cohort(e, f, out / "patients.tsv", out / "folds.tsv", out / "ae" / "folds.tsv",
+                                   n_folds=2, seed=3, out_scaled=out / "scaled.tsv",
+                                   out_scale_factors=out / "factors.tsv")
+    supervised = list(manifest.index[manifest["supervised"]])
+    factors = pd.read_csv(out / "factors.tsv", sep="\t", index_col=0)
+    scaled = pd.read_csv(out / "scaled.tsv", sep="\t", index_col=0)
+    np.testing.assert_allclose(factors["scale"], feats.loc[supervised].max())
+    np.testing.assert_allclose(factors["scale"], feats.loc["P1"])    # not X9's
+    assert list(scaled.index) == supervised
+    np.testing.assert_allclose(scaled * factors["scale"], feats.loc[supervised])
+    assert "X9" in feats.index and "X9" not in supervised        # segmented, no expression
+    listed = tmp_path / "list.txt"
+    listed.write_text("P0\nP1\n")
+    with pytest.raises(RadiogenomicsError, match="not a TCGA patient ID"):
+        cohort.build_cohort(e, f, out / "p2.tsv", out / "f2.tsv", out / "a2.tsv", n_folds=2, seed=3,
+                            patients_path=listed)

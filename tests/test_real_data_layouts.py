@@ -397,7 +397,10 @@ def test_workflow_from_tcia_tree_and_cbioportal_matrix(tmp_path):
         mr_image(tree / p / f"{p}_{date}_flair.nii.gz")
         suffix = "_GlistrBoost_ManuallyCorrected" if k % 2 else "_GlistrBoost"
         label_map(tree / p / f"{p}_{date}{suffix}.nii.gz", radius=size[p])
-    cfg = tiny_config(demo={"enabled": False}, data={"expression": "x", "segmentations": "x"})
+    listed = data / "paper_patients.txt"              # data.patients: 10 of the 12 imaged
+    listed.write_text("# patients of the paper\n" + "\n".join(imaged[:10]) + "\n")
+    cfg = tiny_config(demo={"enabled": False}, data={"expression": "x", "segmentations": "x",
+                                                      "patients": str(listed)})
     for name in ("cbioportal", "tcia"):
         block = relocate(readme_blocks()[name], data)
         for section, settings in block.items():
@@ -410,5 +413,15 @@ def test_workflow_from_tcia_tree_and_cbioportal_matrix(tmp_path):
     assert list(feats.index) == imaged
     inventory = pd.read_csv(root / "results/features/segmentation_files.tsv", sep="\t", keep_default_na=False)
     assert inventory["used"].sum() == 12 and len(inventory) == 24
+    manifest = pd.read_csv(root / "results/cohort/patients.tsv", sep="\t", index_col=0, keep_default_na=False)
+    assert list(manifest.index[manifest["supervised"]]) == imaged[:10]
+    for p in imaged[10:]:
+        assert manifest.loc[p, "note"] == f"not in {listed}: excluded from supervised learning"
+    assert manifest.loc[imaged[0], "note"].startswith("supervised: expression and all 20 image features, listed")
+    assert manifest.loc[patients[-1], "note"].startswith("no segmentation")
+    folds = pd.read_csv(root / "results/cohort/folds.tsv", sep="\t", index_col=0)
+    assert list(folds.index) == imaged[:10]
+    factors = pd.read_csv(root / "results/features/scale_factors.tsv", sep="\t", index_col=0)
+    np.testing.assert_allclose(factors["scale"], feats.loc[imaged[:10]].max())   # over the supervised only
     table2 = pd.read_csv(root / "results/evaluation/table2.tsv", sep="\t")
     assert len(table2) > 0 and (root / "results/summary.md").is_file()

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.workflow
 
 TARGETS = [
     "results/features/features.tsv",
-    "results/features/features_scaled.tsv",
+    "results/features/features_scaled.tsv",   # (by the cohort rule: scaled over the supervised patients)
     "results/features/scale_factors.tsv",
     "results/features/missing.tsv",
 ]
@@ -58,10 +58,15 @@ def _cohort(root, convention="paper", missing_region="exclude"):
             data[data == 4] = 1
             data[5, 5, 5] = 4    # one enhancing voxel, apart from the rest
         nib.save(nib.Nifti1Image(data, np.diag([*spacing, 1.0])), str(segs / name))
+    # expression for every segmented patient, so that all complete ones are supervised
+    expression = root / "expression.tsv"
+    expression.write_text("gene\t" + "\t".join(f"TCGA-02-000{i}-01" for i in range(1, 5)) + "\n"
+                          "EGFR\t1\t2\t3\t4\nPTEN\t4\t1\t3\t2\n")
     config = tiny_config(
         demo={"enabled": False},
-        data={"segmentations": "segs", "expression": "expression"},
+        data={"segmentations": "segs", "expression": "expression.tsv"},
         features={"convention": convention, "missing_region": missing_region},
+        cv={"folds": 2},
     )
     return workflow_dir(root, config)
 

@@ -35,11 +35,17 @@ rule cohort:
         features="results/features/features.tsv",
         # segmented patients the features stage left out for a missing region
         missing="results/features/missing.tsv",
+        # data.patients, when set: the patients the supervised cohort is restricted to
+        patients=[config["data"]["patients"]] if config["data"]["patients"] else [],
     output:
         patients="results/cohort/patients.tsv",
         folds="results/cohort/folds.tsv",
         autoencoder_folds="results/autoencoder/folds.tsv",
+        # scaled over the supervised patients, the cohort the models see (paper §2.1.2)
+        scaled="results/features/features_scaled.tsv",
+        scale_factors="results/features/scale_factors.tsv",
     params:
+        patients=config["data"]["patients"],
         folds=config["cv"]["folds"],
         seed=SEED,
         exclude_imaged=config["autoencoder"]["exclude_imaged"],

@@ -50,8 +50,6 @@ rule collect_features:
         folder=segmentation_folder_files,
     output:
         features="results/features/features.tsv",
-        scaled="results/features/features_scaled.tsv",
-        scale_factors="results/features/scale_factors.tsv",
         missing="results/features/missing.tsv",
         segmentation_files="results/features/segmentation_files.tsv",
         range_warnings="results/features/range_warnings.tsv",

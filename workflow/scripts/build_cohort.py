@@ -16,6 +16,9 @@ manifest = cohort.build_cohort(
     exclude_imaged=snakemake.params.exclude_imaged,
     missing_region=snakemake.params.missing_region,
     missing_path=snakemake.input.missing,
+    patients_path=snakemake.params.patients,
+    out_scaled=snakemake.output.scaled,
+    out_scale_factors=snakemake.output.scale_factors,
 )
 log.info("cohort: %d patients, %d with expression, %d with segmentation, %d supervised",
          len(manifest), manifest["has_expression"].sum(), manifest["has_segmentation"].sum(),

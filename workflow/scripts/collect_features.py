@@ -1,5 +1,6 @@
-"""Rule collect_features: the cohort feature table, scaled by the cohort maxima (§2.1.2),
-which files of the segmentation folder were read, and values outside their ranges."""
+"""Rule collect_features: the cohort feature table (scaled by the cohort rule, over the
+supervised patients), which files of the segmentation folder were read, and values outside
+their ranges."""
 from radiogenomics import runlog
 
 log = runlog.setup(snakemake.log[0])  # noqa: F821
@@ -17,9 +18,7 @@ inventory = cohort.segmentation_inventory(params.segmentations, params.segmentat
                                           params.patient_regex, params.prefer_segmentation,
                                           patient_map=mapping, map_source=spec["file"] if spec else "")
 ranges = features.range_table(table)
-io.write_tsv(complete, out.features)
-io.write_tsv(scaled, out.scaled)
-io.write_tsv(factors, out.scale_factors)
+io.write_tsv(complete, out.features)   # scaled by the cohort rule, over the supervised patients
 io.write_tsv(missing, out.missing)
 io.write_tsv(inventory, out.segmentation_files, index=False)
 io.write_tsv(ranges, out.range_warnings, index=False)

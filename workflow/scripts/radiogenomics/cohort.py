@@ -157,9 +157,36 @@ def find_segmentations(directory, pattern, patient_regex: str, prefer: str | Non
     return {p: os.path.join(str(directory), f) for p, f in zip(used["patient"], used["file"])}
 
 
+def read_patient_list(path) -> list[str]:
+    """``data.patients``: one TCGA patient ID per line (``TCGA-02-0006``), e.g. the patients of
+    a paper. Blank lines and ``#`` comments are ignored; anything else that is not a patient
+    ID, or an ID listed twice, is an error naming the line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise RadiogenomicsError(f"data.patients: cannot read {path} ({exc.strerror})") from None
+    out, seen = [], {}
+    for lineno, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        if not _TCGA_PATIENT.match(text):
+            raise RadiogenomicsError(f"{path}:{lineno}: {text!r} is not a TCGA patient ID (expected one per line, "
+                                     "e.g. TCGA-02-0006: the first 12 characters of a barcode)")
+        if text in seen:
+            raise RadiogenomicsError(f"{path}:{lineno}: {text} is listed twice (also on line {seen[text]})")
+        seen[text] = lineno
+        out.append(text)
+    if not out:
+        raise RadiogenomicsError(f"{path}: data.patients lists no patient")
+    return out
+
+
 def build_manifest(expression_patients, features: pd.DataFrame, missing_region: str = "exclude",
                    features_path="results/features/features.tsv", missing: pd.DataFrame | None = None,
-                   missing_path="results/features/missing.tsv") -> pd.DataFrame:
+                   missing_path="results/features/missing.tsv", listed=None,
+                   list_path="data.patients") -> pd.DataFrame:
     """The cohort manifest: which patient has which data, and who is supervised.
 
     ``expression_patients``: patients with an expression profile (the rows of
@@ -171,7 +198,10 @@ def build_manifest(expression_patients, features: pd.DataFrame, missing_region: 
     §2.2.3: the 109 with both gene and MR data) when it has expression and all 20
     features are finite. With ``missing_region="error"`` a segmented patient with a
     missing region is an error naming it; with ``"exclude"`` it is left out of the
-    supervised set and the note says why.
+    supervised set and the note says why. ``listed`` (``data.patients``, named ``list_path`` in
+    the notes): when given, only listed patients are supervised; every other patient's note
+    says it is not listed, and listed patients without data are in the manifest too.
+    Every patient's note says why it is in or out.
 
     Returns a frame indexed by ``patient`` (sorted) with boolean columns
     ``has_expression``, ``has_segmentation``, ``has_features``, ``supervised`` and a
@@ -209,12 +239,14 @@ def build_manifest(expression_patients, features: pd.DataFrame, missing_region: 
             if str(p) in feats.index and complete[str(p)]:
                 raise RadiogenomicsError(f"{missing_path}: patient {p} is also in {features_path} with all features")
             left_out[str(p)] = f"missing {regions} region: excluded from supervised learning"
-    patients = sorted(expression_patients | set(feats.index) | set(left_out))
+    listed = None if listed is None else {str(p) for p in listed}
+    patients = sorted(expression_patients | set(feats.index) | set(left_out) | (listed or set()))
     rows = []
     for p in patients:
         has_expr = p in expression_patients
         has_seg = p in feats.index or p in left_out
         has_feat = bool(p in feats.index and complete[p])
+        in_list = listed is None or p in listed
         notes = []
         if not has_expr:
             notes.append("no expression profile")
@@ -232,7 +264,15 @@ def build_manifest(expression_patients, features: pd.DataFrame, missing_region: 
                     "set features.missing_region: exclude to leave such patients out"
                 )
             notes.append(f"missing {' and '.join(regions)} region: excluded from supervised learning")
-        rows.append((p, has_expr, has_seg, has_feat, has_expr and has_feat, "; ".join(notes)))
+        supervised = has_expr and has_feat and in_list
+        if not in_list:
+            notes.append(f"not in {list_path}: excluded from supervised learning")
+        if supervised:
+            notes.append("supervised: expression and all 20 image features"
+                         + (f", listed in {list_path}" if listed is not None else ""))
+        elif listed is not None and in_list:
+            notes.append(f"listed in {list_path} but not supervised")
+        rows.append((p, has_expr, has_seg, has_feat, supervised, "; ".join(notes)))
     manifest = pd.DataFrame(rows, columns=["patient", "has_expression", "has_segmentation", "has_features",
                                            "supervised", "note"]).set_index("patient")
     return manifest
@@ -269,13 +309,30 @@ def cohort_folds(manifest: pd.DataFrame, n_folds: int, seed: int, exclude_imaged
     return out[0], out[1]
 
 
+def scale_supervised(features: pd.DataFrame, manifest: pd.DataFrame):
+    """Paper §2.1.2 scaling over the cohort the models see: each feature divided by its
+    maximum over the *supervised* patients (not over every segmentation file). Returns
+    (scaled table of the supervised patients, scale factors) as
+    :func:`radiogenomics.features.scale_by_max`."""
+    from .features import scale_by_max
+    from .names import IMAGE_FEATURES
+
+    supervised = manifest.index[manifest["supervised"].astype(bool)]
+    table = features[list(IMAGE_FEATURES)].copy()
+    table.index = table.index.map(str)
+    return scale_by_max(table.loc[list(supervised)])
+
+
 def build_cohort(expression_path, features_path, out_patients, out_folds, out_ae_folds, n_folds: int,
                  seed: int, exclude_imaged: bool = False, missing_region: str = "exclude",
-                 missing_path=None) -> pd.DataFrame:
-    """The ``cohort`` rule: manifest + both fold tables, written atomically after all succeed.
+                 missing_path=None, patients_path=None, out_scaled=None, out_scale_factors=None) -> pd.DataFrame:
+    """The ``cohort`` rule: manifest + both fold tables (+ the scaled features and their scale
+    factors, over the supervised patients: :func:`scale_supervised`), written atomically after
+    all succeed.
 
     ``missing_path``: the features stage's ``missing.tsv`` (segmented patients left out
-    for a missing region), optional.
+    for a missing region), optional. ``patients_path``: ``data.patients``
+    (:func:`read_patient_list`), optional.
     """
     from . import io as rio
 
@@ -285,12 +342,18 @@ def build_cohort(expression_path, features_path, out_patients, out_folds, out_ae
         raise RadiogenomicsError(f"{expression_path}: cannot read the expression matrix ({exc})") from None
     features = rio.read_tsv(features_path)
     missing = rio.read_tsv(missing_path, dtype=str, keep_default_na=False) if missing_path else None
+    listed = read_patient_list(patients_path) if patients_path else None
     manifest = build_manifest(expr_patients, features, missing_region, features_path, missing,
-                              missing_path or "missing.tsv")
+                              missing_path or "missing.tsv", listed, str(patients_path or "data.patients"))
     folds, ae_folds = cohort_folds(manifest, n_folds, seed, exclude_imaged)
+    scaled = scale_supervised(features, manifest) if out_scaled or out_scale_factors else None
     rio.write_tsv(manifest, out_patients)
     rio.write_tsv(folds, out_folds)
     rio.write_tsv(ae_folds, out_ae_folds)
+    if out_scaled:
+        rio.write_tsv(scaled[0], out_scaled)
+    if out_scale_factors:
+        rio.write_tsv(scaled[1], out_scale_factors)
     return manifest
 
 
