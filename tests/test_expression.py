@@ -407,3 +407,20 @@ def test_ingest_writes_nothing_on_failure(tmp_path, cohort_dir, bad_text):
     with pytest.raises(RadiogenomicsError, match="zz_bad.txt:"):
         expression.ingest(cohort_dir, out_dir / "expression.tsv", out_dir / "qc.tsv")
     assert os.listdir(out_dir) == []
+
+
+def test_duplicate_gene_policies(tmp_path):
+    text = ("gene\tTCGA-02-0001-01\tTCGA-02-0002-01\n"
+            "EGFR\t1.0\t2.0\nPTEN\t3.0\t4.0\nEGFR\t5.0\t6.0\n")
+    path = write_raw(tmp_path / "m.tsv", text)
+    with pytest.raises(RadiogenomicsError, match=rf"^{path}:4: duplicated gene row 'EGFR' \(also on line 2\); 1 extra"):
+        load_expression(path)
+    first = load_expression(path, duplicate_genes="first")
+    assert list(first.columns) == ["EGFR", "PTEN"]
+    np.testing.assert_allclose(first["EGFR"], [1.0, 2.0])
+    mean = load_expression(path, duplicate_genes="mean")
+    np.testing.assert_allclose(mean["EGFR"], [3.0, 4.0])
+    qc = mean.attrs["qc"].frame()
+    assert qc.loc["merged_duplicate_genes", "count"] == 1 and "EGFR (averaged)" in qc.loc["merged_duplicate_genes", "detail"]
+    with pytest.raises(RadiogenomicsError, match="expression.duplicate_genes: expected one of"):
+        load_expression(path, duplicate_genes="sum")

@@ -353,12 +353,11 @@ def _gene_rows(genes: pd.Series, values: np.ndarray, lines: np.ndarray, others_e
             qc.add("merged_duplicate_genes", extra, f"{path.name}: {', '.join(genes[genes.duplicated()].unique()[:5])}"
                    + (", ..." if genes[genes.duplicated()].nunique() > 5 else "")
                    + (" (averaged)" if policy.duplicate == "mean" else " (first row kept)"))
-        table = pd.DataFrame(values, index=pd.Index(genes.to_numpy(dtype=object)))
-        grouped = table.groupby(level=0, sort=False)
-        table = grouped.mean() if policy.duplicate == "mean" else grouped.first()
-        if policy.duplicate == "first":  # groupby.first skips NaN; keep the first row as it is
+        if policy.duplicate == "first":   # the first row as it is (groupby's first() would skip NaN)
             first_rows = ~genes.duplicated().to_numpy()
-            table = pd.DataFrame(values[first_rows], index=pd.Index(genes[first_rows].to_numpy(dtype=object)))
+            return pd.Index(genes[first_rows].to_numpy(dtype=object), name="gene"), values[first_rows]
+        # mean: cell by cell over the rows of the symbol that have a value, in first-row order
+        table = pd.DataFrame(values, index=pd.Index(genes.to_numpy(dtype=object))).groupby(level=0, sort=False).mean()
         return pd.Index(table.index.to_numpy(dtype=object), name="gene"), table.to_numpy(dtype=np.float64)
     return pd.Index(genes.to_numpy(dtype=object), name="gene"), values
 
@@ -369,6 +368,10 @@ def _handle_missing(raw: pd.DataFrame, policy: GenePolicy, qc: QC, source) -> pd
     missing = raw.isna().to_numpy()
     if not missing.any():
         return raw
+    if policy.missing == "error":   # (cells are named while reading; this is a safety net)
+        gene = raw.index[missing.any(axis=1)][0]
+        raise RadiogenomicsError(f"{source}: {int(missing.sum())} missing cell(s), the first for gene {gene!r} "
+                                 "(expression.missing_values: drop_gene or impute_mean handles them)")
     rows = missing.any(axis=1)
     genes = raw.index[rows]
     detail = ", ".join(map(str, genes[:5])) + (", ..." if len(genes) > 5 else "")
