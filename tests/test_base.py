@@ -139,3 +139,16 @@ def test_atomic_write_uses_umask_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_files_under_and_input_files(tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / ".hidden").mkdir()
+    for name in ("b.txt", "a.txt", "sub/c.tsv", ".dot.txt", ".hidden/x.txt"):
+        (tmp_path / "d" / name).write_text("x")
+    assert [p.relative_to(tmp_path / "d").as_posix() for p in io.files_under(tmp_path / "d")] == \
+        ["a.txt", "b.txt", "sub/c.tsv"]
+    sheet = tmp_path / "sheet.tsv"
+    assert io.input_files(tmp_path / "d", sheet, None) == [str(tmp_path / "d" / n) for n in
+                                                           ("a.txt", "b.txt", "sub/c.tsv")] + [str(sheet)]
+    assert io.input_files(tmp_path / "m.tsv") == [str(tmp_path / "m.tsv")]          # file, or missing: as is

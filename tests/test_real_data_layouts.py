@@ -22,7 +22,7 @@ import yaml
 
 from conftest import REPO, snakemake, tiny_config, workflow_dir
 from radiogenomics import configuration, features
-from radiogenomics.cohort import find_segmentations, read_patient_map, segmentation_inventory
+from radiogenomics.cohort import find_segmentations, patient_map_from, read_patient_map, segmentation_inventory
 from radiogenomics.errors import RadiogenomicsError
 from radiogenomics.expression import ingest, load_expression
 
@@ -70,7 +70,7 @@ def load(cfg: dict) -> pd.DataFrame:
 def segmentations(cfg: dict):
     d = cfg["data"]
     spec = d["patient_map"]
-    mapping = read_patient_map(spec["file"], spec["id_column"], spec["patient_column"]) if spec else None
+    mapping = patient_map_from(spec)
     return (find_segmentations(d["segmentations"], d["segmentation_glob"], d["patient_regex"],
                                d["prefer_segmentation"], patient_map=mapping),
             segmentation_inventory(d["segmentations"], d["segmentation_glob"], d["patient_regex"],

@@ -169,7 +169,6 @@ class Console:
 
     def __init__(self):
         self.read_fd, self.write_fd = os.pipe()
-        self.text = ""
         self._chunks: list[bytes] = []
         self._paused = threading.Event()
         self._stop = threading.Event()
@@ -217,10 +216,10 @@ class Console:
         self._thread.join(timeout=30)
         self._stop.set()
         os.close(self.read_fd)
-        self.text = b"".join(self._chunks).replace(b"\0", b"").decode(errors="replace")
-        return self.text
+        return self.snapshot()
 
     def snapshot(self) -> str:
+        """What was read so far, without the filler."""
         return b"".join(self._chunks).replace(b"\0", b"").decode(errors="replace")
 
 

@@ -10,13 +10,13 @@ from radiogenomics import cohort, features, io  # noqa: E402
 out = snakemake.output  # noqa: F821
 params = snakemake.params  # noqa: F821
 table = features.read_patient_tables(list(snakemake.input.tables))  # noqa: F821
-complete, scaled, factors, missing = features.collect(table, params.missing_region,
-                                                      min_voxels=params.min_voxels)
+# (collect also checks that the table can be scaled; the cohort rule scales it)
+complete, _, _, missing = features.collect(table, params.missing_region, min_voxels=params.min_voxels)
 spec = params.patient_map
-mapping = cohort.read_patient_map(spec["file"], spec["id_column"], spec["patient_column"]) if spec else None
 inventory = cohort.segmentation_inventory(params.segmentations, params.segmentation_glob,
                                           params.patient_regex, params.prefer_segmentation,
-                                          patient_map=mapping, map_source=spec["file"] if spec else "")
+                                          patient_map=cohort.patient_map_from(spec),
+                                          map_source=spec["file"] if spec else "")
 ranges = features.range_table(table)
 io.write_tsv(complete, out.features)   # scaled by the cohort rule, over the supervised patients
 io.write_tsv(missing, out.missing)

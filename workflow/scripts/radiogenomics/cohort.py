@@ -19,7 +19,25 @@ from .names import IMAGE_FEATURES
 #: (the same, or its ``data.patient_map`` entry).
 INVENTORY_COLUMNS = ["file", "id", "patient", "used", "reason"]
 
-_TCGA_PATIENT = re.compile(r"^TCGA-[0-9A-Z]{2}-[0-9A-Z]{4}$")
+
+
+def _is_patient_id(text: str) -> bool:
+    """A participant barcode (``TCGA-02-0006``: no sample part), as
+    :func:`radiogenomics.expression.parse_barcode` reads it."""
+    from .expression import parse_barcode
+
+    try:
+        barcode = parse_barcode(text)
+    except RadiogenomicsError:
+        return False
+    return barcode.sample_type is None and barcode.barcode == text
+
+
+def patient_map_from(spec) -> dict[str, str] | None:
+    """``data.patient_map`` (``{file, id_column, patient_column}`` or ``None``) as a dict."""
+    if spec is None:
+        return None
+    return read_patient_map(spec["file"], spec["id_column"], spec["patient_column"])
 
 
 def read_patient_map(path, id_column: str, patient_column: str) -> dict[str, str]:
@@ -51,7 +69,7 @@ def read_patient_map(path, id_column: str, patient_column: str) -> dict[str, str
         source, patient = source.strip(), patient.strip()
         if not source or patient.upper() in ("", "NA", "N/A", "NAN"):
             continue
-        if not _TCGA_PATIENT.match(patient):
+        if not _is_patient_id(patient):
             raise RadiogenomicsError(f"{path}:{i}: {patient!r} in column {patient_column!r} is not a TCGA "
                                      "patient ID (expected e.g. TCGA-02-0006)")
         if out.get(source, patient) != patient:
@@ -90,7 +108,7 @@ def segmentation_inventory(directory, pattern, patient_regex: str, prefer: str |
     Raises :class:`RadiogenomicsError` for a missing directory, a bad regex, a candidate
     whose name has no patient ID, two candidates of one patient, or no candidate at all.
     """
-    from .expression import _walk
+    from .io import files_under
 
     directory = Path(directory)
     if not directory.is_dir():
@@ -104,7 +122,7 @@ def segmentation_inventory(directory, pattern, patient_regex: str, prefer: str |
     for pat in patterns:
         matched.update(os.path.normpath(p) for p in glob.glob(os.path.join(str(directory), pat)))
     rows, found = {}, {}
-    for path in _walk(directory):
+    for path in files_under(directory):
         rel = path.relative_to(directory).as_posix()
         if os.path.normpath(str(path)) not in matched:
             rows[rel] = ["", "", False, f"does not match data.segmentation_glob {' or '.join(map(repr, patterns))}"]
@@ -171,7 +189,7 @@ def read_patient_list(path) -> list[str]:
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
-        if not _TCGA_PATIENT.match(text):
+        if not _is_patient_id(text):
             raise RadiogenomicsError(f"{path}:{lineno}: {text!r} is not a TCGA patient ID (expected one per line, "
                                      "e.g. TCGA-02-0006: the first 12 characters of a barcode)")
         if text in seen:

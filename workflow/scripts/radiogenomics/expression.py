@@ -428,46 +428,24 @@ def read_level3(path, reference: pd.Index | None = None, policy: GenePolicy = Ge
     return barcode, pd.Series(values[:, 0], index=genes, name=barcode)
 
 
-def _walk(directory: Path) -> list[Path]:
-    """Every file under ``directory`` (recursively, sorted), hidden files and directories
-    (``.name``) left out."""
-    found = []
-    for root, dirs, names in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(root) / name for name in sorted(names) if not name.startswith("."))
-    return found
+def _find_files(directory: Path, qc: QC, is_data, what: str) -> list[Path]:
+    """The data files under ``directory`` (``is_data(name)``); the others are listed in the
+    QC table (``skipped_files``). ``what`` names the expected files in the error."""
+    from .io import files_under
 
-
-def input_files(path, sample_sheet=None) -> list[str]:
-    """The files whose contents ingestion of ``path`` depends on (the rule's inputs).
-
-    A merged matrix: the file itself. A Level-3 directory: every file under it that
-    :func:`load_expression` looks at, the Level-3 files and the ones it skips (they are
-    listed in ``qc.tsv``), so that editing, adding or removing any of them reruns
-    ingestion. A path that does not exist is returned as is (Snakemake then names it as a
-    missing input).
-    """
-    extra = [str(sample_sheet)] if sample_sheet else []
-    path = Path(path)
-    if not path.is_dir():
-        return [str(path), *extra]
-    return [str(p) for p in _walk(path)] + extra
+    files, skipped = [], []
+    for path in files_under(directory):
+        (files if is_data(path.name) else skipped).append(path)
+    qc.set("skipped_files", len(skipped), ", ".join(str(p.relative_to(directory)) for p in skipped))
+    if not files:
+        raise RadiogenomicsError(f"data.expression: no {what} in {directory}")
+    return sorted(files)
 
 
 def _find_level3(directory: Path, qc: QC) -> list[Path]:
-    files, skipped = [], []
-    for path in _walk(directory):
-        name = path.name
-        if name.lower() in _GDC_EXTRAS or not name.lower().endswith(_DATA_SUFFIXES):
-            skipped.append(str(path.relative_to(directory)))
-            continue
-        files.append(path)
-    qc.set("skipped_files", len(skipped), ", ".join(skipped))
-    if not files:
-        raise RadiogenomicsError(
-            f"data.expression: no Level-3 expression files (*.txt, *.tsv, optionally .gz) in {directory}"
-        )
-    return sorted(files)
+    return _find_files(directory, qc, lambda name: name.lower() not in _GDC_EXTRAS
+                       and name.lower().endswith(_DATA_SUFFIXES),
+                       "Level-3 expression files (*.txt, *.tsv, optionally .gz)")
 
 
 def _read_directory(directory: Path, gene_mismatch: str, qc: QC, policy: GenePolicy = GenePolicy()):
@@ -657,16 +635,8 @@ def read_sample_sheet(path) -> dict[str, str]:
 
 
 def _find_star(directory: Path, qc: QC) -> list[Path]:
-    files, skipped = [], []
-    for path in _walk(directory):
-        if path.name.endswith(STAR_SUFFIX):
-            files.append(path)
-        else:
-            skipped.append(str(path.relative_to(directory)))
-    qc.set("skipped_files", len(skipped), ", ".join(skipped))
-    if not files:
-        raise RadiogenomicsError(f"data.expression: no GDC STAR-counts files (*{STAR_SUFFIX}) in {directory}")
-    return files
+    return _find_files(directory, qc, lambda name: name.endswith(STAR_SUFFIX),
+                       f"GDC STAR-counts files (*{STAR_SUFFIX})")
 
 
 def read_star_counts(path, rnaseq: RnaSeq = RnaSeq(), policy: GenePolicy = GenePolicy(),

@@ -80,3 +80,23 @@ def read_tsv(path, index_col: int | None = 0, **kwargs) -> pd.DataFrame:
         raise RadiogenomicsError(f"{path}: file not found") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise RadiogenomicsError(f"{path}: not a valid tab-separated table ({exc})") from None
+
+
+def files_under(directory) -> list[Path]:
+    """Every file under ``directory`` (recursively, sorted), hidden files and directories
+    (``.name``) left out."""
+    found = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root) / name for name in sorted(names) if not name.startswith("."))
+    return found
+
+
+def input_files(path, *extra) -> list[str]:
+    """A rule's input files for a data path: the file itself, or every file under a
+    directory (its own time stamp does not change when a file in it is edited), then
+    ``extra`` files (e.g. a sample sheet; ``None`` left out). A path that does not exist is
+    returned as is, so that Snakemake names it as a missing input."""
+    path = Path(path)
+    files = [str(f) for f in files_under(path)] if path.is_dir() else [str(path)]
+    return files + [str(e) for e in extra if e]
