@@ -5,7 +5,7 @@ about a minute on 2 cores. ``workflow_dir(tmp)`` copies ``workflow/`` into a fre
 directory (as a user's checkout would look) so that runs never touch the repository's
 own ``results/``. The session fixture ``demo_run`` runs the complete workflow once on
 the tiny config and is shared by every end-to-end test (across pytest-xdist workers,
-through a lock file).
+through a lock file); ``shipped_demo`` does the same with ``config/config.yaml``.
 """
 
 from __future__ import annotations
@@ -99,9 +99,8 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1200
     return proc
 
 
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory) -> Path:
-    """The whole workflow run once on the tiny config; returns its working directory.
+def _shared_run(tmp_path_factory, name: str, config: dict, timeout: int = 1200) -> Path:
+    """The whole workflow run once per session on ``config``; returns its working directory.
 
     Shared by all pytest-xdist workers: the first one to take the lock runs it, the
     others wait and reuse the result (a marker file records success or failure).
@@ -109,19 +108,33 @@ def demo_run(tmp_path_factory) -> Path:
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent
-    root = shared / "demo_run"
-    lock = shared / "demo_run.lock"
-    marker = shared / "demo_run.json"
+    root = shared / name
+    lock = shared / f"{name}.lock"
+    marker = shared / f"{name}.json"
     with open(lock, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         if not marker.exists():
-            workflow_dir(root, tiny_config())
-            proc = snakemake(root, check=False)
+            workflow_dir(root, config)
+            proc = snakemake(root, check=False, timeout=timeout)
             marker.write_text(json.dumps({"returncode": proc.returncode,
                                           "stdout": proc.stdout[-6000:], "stderr": proc.stderr[-12000:]}))
         fcntl.flock(handle, fcntl.LOCK_UN)
     result = json.loads(marker.read_text())
     if result["returncode"] != 0:
-        pytest.fail(f"the tiny demo workflow failed (exit {result['returncode']}):\n"
+        pytest.fail(f"the {name} workflow failed (exit {result['returncode']}):\n"
                     f"{result['stdout']}\n{result['stderr']}")
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """The whole workflow run once on the tiny config; returns its working directory."""
+    return _shared_run(tmp_path_factory, "demo_run", tiny_config())
+
+
+@pytest.fixture(scope="session")
+def shipped_demo(tmp_path_factory) -> Path:
+    """The whole workflow run once on ``config/config.yaml`` exactly as shipped (the quick
+    start's demo, about 2 minutes on 2 cores); returns its working directory."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return _shared_run(tmp_path_factory, "shipped_demo", config, timeout=3600)

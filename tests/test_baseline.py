@@ -392,3 +392,82 @@ def test_workflow_baseline_outputs(demo_run):
     assert sorted(oof.index) == sorted(folds.index)
     assert list(sel.index) == list(IMAGE_FEATURES)
     assert (demo_run / "results/logs/baseline_fit/enhancing_volume.log").exists()
+
+
+def _glmnet_standardized_reference(X, y, folds, ratios, lambdas):
+    """glmnet's standardize = TRUE built from scikit-learn: every fold's fit on its training
+    rows divided by their own standard deviation (divisor n), out-of-fold predictions on the
+    same scale; the pooled out-of-fold R² of every (α, λ)."""
+    oof = np.empty((len(ratios), lambdas.shape[1], len(y)))
+    for f in np.unique(folds):
+        tr, va = folds != f, folds == f
+        sd = X[tr].std(axis=0)
+        Xs = X / np.where(sd > 0, sd, 1.0)
+        mu, ym = Xs[tr].mean(axis=0), y[tr].mean()
+        for a, ratio in enumerate(ratios):
+            if ratio == 0:
+                coefs = np.stack([Ridge(alpha=tr.sum() * lam).fit(Xs[tr], y[tr]).coef_
+                                  for lam in lambdas[a]], axis=1)
+            else:
+                _, coefs, _ = enet_path(Xs[tr] - mu, y[tr] - ym, l1_ratio=ratio, alphas=lambdas[a],
+                                        tol=1e-13, max_iter=500000)
+            oof[a][:, va] = (ym + (Xs[va] - mu) @ coefs).T
+    r2 = 1 - ((oof - y) ** 2).sum(axis=2) / ((y - y.mean()) ** 2).sum()
+    return oof, r2
+
+
+def test_standardize_is_glmnets_per_fold_standardisation():
+    X, y, _ = planted(n=42, p=120, seed=5)
+    rng = np.random.default_rng(1)
+    X = X * rng.uniform(0.05, 20.0, size=X.shape[1])  # genes on very different scales
+    X[:, 7] = 3.0  # a constant gene: never enters
+    folds = np.arange(42) % 3 + 1
+    ratios = [0.0, 0.5, 1.0]
+    res = baseline.elastic_net_cv(X, y, folds, ratios, 15, 0.05, standardize=True)
+    assert res["standardize"] is True
+    sd_all = X.std(axis=0)
+    Xa = X / np.where(sd_all > 0, sd_all, 1.0)
+    # λ_max on the standardised genes of all patients (cv.glmnet's shared λ sequence)
+    lmax = np.abs((Xa - Xa.mean(0)).T @ (y - y.mean())).max() / len(y)
+    np.testing.assert_allclose(res["lambdas"][1:, 0], [lmax / 0.5, lmax], rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        oof, r2 = _glmnet_standardized_reference(X, y, folds, ratios, res["lambdas"])
+    np.testing.assert_allclose(res["r2_path"], r2, atol=1e-7)
+    r2[1:, 0] = -np.inf  # intercept-only models are never selected
+    a, t = np.unravel_index(np.argmax(r2), r2.shape)
+    assert res["index"] == (a, t)
+    np.testing.assert_allclose(res["oof"], oof[a, t], atol=1e-6)
+    # the refit on all patients, standardised the same way, reported on the genes' scale
+    ratio, lam = ratios[a], res["lambdas"][a, t]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = (Ridge(alpha=len(y) * lam) if ratio == 0 else
+                 ElasticNet(alpha=lam, l1_ratio=ratio, tol=1e-13, max_iter=500000)).fit(Xa, y)
+    np.testing.assert_allclose(res["coef"], model.coef_ / np.where(sd_all > 0, sd_all, 1.0), atol=1e-6)
+    assert res["intercept"] == pytest.approx(model.intercept_, abs=1e-6)
+    assert res["coef"][7] == 0
+    # and it is not the unstandardised fit
+    plain = baseline.elastic_net_cv(X, y, folds, ratios, 15, 0.05)
+    assert not np.allclose(plain["oof"], res["oof"])
+
+
+def test_refined_path_keeps_the_requested_lambdas_and_the_solutions(monkeypatch):
+    lambdas = np.stack([np.geomspace(2.0, 0.02, 12), np.geomspace(5.0, 0.05, 12)])
+    fine, m = baseline._refined_path(lambdas)
+    # 11 steps of ln(100)/11 each -> m = ceil((ln(100)/11) / (ln(100)/800)) = ceil(800/11) = 73
+    assert m == 73 and fine.shape == (2, 11 * 73 + 1)
+    np.testing.assert_array_equal(fine[:, ::m], lambdas)  # exactly the requested values
+    steps = np.log(fine[:, :-1] / fine[:, 1:])
+    assert steps.max() <= baseline.MAX_STEP_LOG_RATIO * (1 + 1e-12) and (steps > 0).all()
+    fine_paper, m_paper = baseline._refined_path(np.geomspace(1.0, 0.01, 4000)[None, :])
+    assert m_paper == 1  # the paper's 4000-λ path is fine enough as it is
+    # the path solver is exact: the solutions at the requested λ do not depend on the steps
+    X, y, _ = planted(n=36, p=90, seed=9)
+    folds = np.arange(36) % 3 + 1
+    refined = baseline.elastic_net_cv(X, y, folds, [0.3, 0.7], 15, 0.01, standardize=True)
+    monkeypatch.setattr(baseline, "MAX_STEP_LOG_RATIO", np.inf)
+    direct = baseline.elastic_net_cv(X, y, folds, [0.3, 0.7], 15, 0.01, standardize=True)
+    np.testing.assert_allclose(refined["r2_path"], direct["r2_path"], atol=1e-9)
+    assert refined["index"] == direct["index"]
+    np.testing.assert_allclose(refined["coef"], direct["coef"], atol=1e-9)

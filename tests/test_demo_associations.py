@@ -1,10 +1,9 @@
 """Issue 8 on the built-in demo cohort: the planted genes come out on top.
 
-Runs the workflow with ``config/config.yaml`` exactly as shipped (the quick start's demo:
-100 patients with expression, 64 imaged, 1,000 genes, 60 of them planted) up to the final
-network's integrated gradients (``results/associations/ig/final/mean_abs.tsv``: the demo
-cohort, expression, features, the autoencoder and network grids with their selections, and
-the final network; the elastic net and the report are not needed). The generator's truth
+Reads the session's run of the workflow with ``config/config.yaml`` exactly as shipped (the
+quick start's demo: 100 patients with expression, 64 imaged, 1,000 genes, 60 of them
+planted; fixture ``shipped_demo``), here the final network's integrated gradients
+(``results/associations/ig/final/mean_abs.tsv``). The generator's truth
 (``resources/demo/truth/``, never read by the workflow) says which genes each hidden factor
 drives and which image features each factor drives.
 
@@ -28,9 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import REPO, snakemake, workflow_dir
 from radiogenomics import associations, io
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
@@ -75,11 +72,8 @@ def check_planted_on_top(root):
     assert abs(null["auc"].mean() - 0.5) < 0.1, null.round(3).to_string()
 
 
-def test_planted_genes_come_out_on_top_in_the_shipped_demo(tmp_path):
-    """One test (not a module fixture shared by two): under pytest-xdist two tests could land
-    on different workers and run the demo twice."""
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    root = workflow_dir(tmp_path / "demo", config)
-    snakemake(root, TARGET, timeout=3600)
-    check_truth_table(root)
-    check_planted_on_top(root)
+def test_planted_genes_come_out_on_top_in_the_shipped_demo(shipped_demo):
+    """On the session's one run of the shipped demo (``shipped_demo``, shared with
+    tests/test_demo_truth.py across pytest-xdist workers)."""
+    check_truth_table(shipped_demo)
+    check_planted_on_top(shipped_demo)

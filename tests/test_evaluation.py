@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiogenomics import evaluation, names
+from radiogenomics import bootstrap, evaluation, names, null_model
 from radiogenomics.errors import RadiogenomicsError
 
 FEATURES = list(names.IMAGE_FEATURES)
@@ -109,15 +109,21 @@ def _case(n=12, seed=1):
 def test_evaluate_tables_shapes_and_names():
     measured, preds, scale = _case()
     out = evaluation.evaluate(measured, preds, scale)
-    assert set(out) == {"per_feature", "table2", "table3", "table4"}
+    assert set(out) == {"per_feature", "table2", "table3", "table4", "differences"}
     pf = out["per_feature"]
     assert list(pf.columns) == list(evaluation.PER_FEATURE_COLUMNS)
     assert len(pf) == 3 * 20
     # networks in the paper's order, reference last
     assert list(out["table2"].index) == ["scratch", "pretrain_dropout", "elastic_net"]
-    assert list(out["table2"].columns) == [
-        "mean_mae", "mean_mape", "n_lower_mae", "pct_lower_mae", "n_lower_mape", "pct_lower_mape",
-        "n_significant_mae", "n_significant_mape", "n_best_mae", "n_best_mape"]
+    assert list(out["table2"].columns) == list(evaluation.TABLE2_COLUMNS)
+    assert {"mean_mae", "mean_mape", "n_lower_mae", "pct_lower_mae", "n_lower_mape", "pct_lower_mape",
+            "n_significant_mae", "n_significant_mape", "n_best_mae", "n_best_mape", "mean_mae_ci_low",
+            "mean_mae_ci_high", "mean_mape_ci_low", "mean_mape_ci_high", "n_better_than_mean_mae",
+            "n_better_than_mean_mape"} <= set(out["table2"].columns)
+    # without folds there is no null model, without resamples no intervals
+    assert pf[["p_mae_vs_mean", "mae_ci_low", "mape_ci_high"]].isna().all().all()
+    assert list(out["differences"].columns) == ["model", "versus", "metric", "estimate", "ci_low", "ci_high"]
+    assert set(out["differences"]["versus"]) == {"elastic_net"}
     t3, t4 = out["table3"], out["table4"]
     assert list(t3.index) == FEATURES and list(t4.index) == FEATURES
     assert t3.index.name == "feature"
@@ -174,12 +180,18 @@ def test_evaluate_numbers():
     assert out["table3"].loc[f1, "unit"] == names.unit(f1)
 
 
+def _noisy(seed, n=30, reference=0.2, network=0.1, low=0.1):
+    """Measured uniform on [low, 1]; the reference and the network off by normal noise."""
+    rng = np.random.default_rng(seed)
+    patients = [f"P{i}" for i in range(n)]
+    measured = pd.DataFrame(rng.uniform(low, 1, (n, 20)), index=patients, columns=FEATURES)
+    preds = {"elastic_net": measured + rng.normal(0, reference, (n, 20)),
+             "pretrain_dropout": measured + rng.normal(0, network, (n, 20))}
+    return patients, measured, preds
+
+
 def test_p_adjusted_is_bonferroni_over_features():
-    rng = np.random.default_rng(3)
-    patients = [f"P{i}" for i in range(30)]
-    measured = pd.DataFrame(rng.uniform(0.1, 1, (30, 20)), index=patients, columns=FEATURES)
-    preds = {"elastic_net": measured + rng.normal(0, 0.2, (30, 20)),
-             "pretrain_dropout": measured + rng.normal(0, 0.1, (30, 20))}
+    _, measured, preds = _noisy(3)
     out = evaluation.evaluate(measured, preds, pd.Series(2.0, index=FEATURES))
     net = out["per_feature"][out["per_feature"]["model"] == "pretrain_dropout"]
     np.testing.assert_allclose(net["p_mae_adjusted"], np.minimum(1, net["p_mae"] * 20))
@@ -230,3 +242,138 @@ def test_supervised_measured_selects_fold_patients():
     assert list(got.index) == ["C", "A"]
     with pytest.raises(RadiogenomicsError, match="no features"):
         evaluation.supervised_measured(frame, pd.DataFrame({"fold": [1]}, index=["Z"]))
+
+
+# ------------------------------------------------------------- the null model
+def _folds(patients, k=3):
+    return pd.Series([i % k + 1 for i in range(len(patients))], index=patients, name="fold")
+
+
+def test_null_model_predicts_the_training_fold_means_exactly():
+    rng = np.random.default_rng(4)
+    patients = [f"P{i:02d}" for i in range(13)]
+    measured = pd.DataFrame(rng.uniform(0, 1, (13, 3)), index=patients, columns=["a", "b", "c"])
+    folds = _folds(patients)
+    pred = null_model.training_fold_means(measured, folds)
+    for p in patients:
+        others = [q for q in patients if folds[q] != folds[p]]
+        # the mean of the other folds' patients, by hand
+        expected = [sum(measured.loc[q, c] for q in others) / len(others) for c in measured.columns]
+        np.testing.assert_allclose(pred.loc[p].to_numpy(), expected, rtol=1e-15)
+    per_fold = null_model.losses_per_fold(measured, folds).set_index("fold")
+    k1 = [p for p in patients if folds[p] == 1]
+    rest = [p for p in patients if folds[p] != 1]
+    assert per_fold.loc[1, "val_loss"] == pytest.approx(
+        float(np.mean(np.abs(measured.loc[k1] - pred.loc[k1]).to_numpy())))
+    assert per_fold.loc[1, "loss"] == pytest.approx(
+        float(np.mean(np.abs(measured.loc[rest] - measured.loc[rest].mean()).to_numpy())))
+    with pytest.raises(RadiogenomicsError, match="no fold"):
+        null_model.training_fold_means(measured, folds.drop("P03"))
+
+
+def test_null_model_in_every_table():
+    measured, preds, scale = _case()
+    folds = _folds(list(measured.index))
+    out = evaluation.evaluate(measured, preds, scale, folds=folds)
+    assert list(out["table2"].index) == ["scratch", "pretrain_dropout", "elastic_net", "mean"]
+    pf = out["per_feature"].set_index(["model", "feature"])
+    # every cell of the case's measured table is 0.5 except one 0: the null predicts the
+    # training mean of feature 0 (0.5 or 0.5 * 7/8) and exactly 0.5 everywhere else
+    assert pf.loc[("mean", FEATURES[3]), "mae"] == 0.0
+    assert "mae_mean" in out["table3"].columns and "mape_mean" in out["table4"].columns
+    assert "p_adjusted_mean" not in out["table3"].columns  # the null is not tested against the reference
+    # the null is never tested against itself; everyone else is, with Bonferroni
+    assert pf.xs("mean")[["p_mae_vs_mean", "p_mape_vs_mean", "p_mae", "p_mape"]].isna().all().all()
+    net = pf.xs("pretrain_dropout")
+    np.testing.assert_allclose(net["p_mae_vs_mean_adjusted"], np.minimum(1, net["p_mae_vs_mean"] * 20))
+    # the null is perfect on features 1-19 (constant 0.5), so every model is significantly worse
+    t2 = out["table2"]
+    assert t2.loc["pretrain_dropout", "n_better_than_mean_mae"] == 0
+    assert t2.loc["pretrain_dropout", "n_worse_than_mean_mae"] == 19
+    assert t2.loc["elastic_net", "n_worse_than_mean_mae"] == 19
+    assert pd.isna(t2.loc["mean", "n_better_than_mean_mae"]) and pd.isna(t2.loc["mean", "n_lower_mae"])
+    # better / worse than the reference: the network is better on 0-9, worse on 10-19
+    assert t2.loc["pretrain_dropout", "n_better_than_reference_mae"] + \
+        t2.loc["pretrain_dropout", "n_worse_than_reference_mae"] == t2.loc["pretrain_dropout", "n_significant_mae"]
+    d = out["differences"].set_index(["model", "versus", "metric"])
+    assert set(d.index.get_level_values("versus")) == {"elastic_net", "mean"}
+    assert ("elastic_net", "mean", "mae") in d.index and ("mean", "mean", "mae") not in d.index
+    assert d.loc[("pretrain_dropout", "elastic_net", "mae"), "estimate"] == pytest.approx(0.0)
+    with pytest.raises(RadiogenomicsError, match="null model"):
+        evaluation.evaluate(measured, dict(preds, mean=preds["scratch"]), scale)
+
+
+def test_significance_direction_follows_the_mean_errors():
+    patients, measured, preds = _noisy(8, n=40, reference=0.6, network=0.02, low=0.2)
+    out = evaluation.evaluate(measured, preds, pd.Series(1.0, index=FEATURES), folds=_folds(patients))
+    t2 = out["table2"]
+    # a near-perfect network is significantly better than both on every feature
+    assert t2.loc["pretrain_dropout", "n_better_than_reference_mae"] == 20
+    assert t2.loc["pretrain_dropout", "n_worse_than_reference_mae"] == 0
+    assert t2.loc["pretrain_dropout", "n_better_than_mean_mae"] == 20
+    # the noisy reference (MAE ~0.48) is significantly worse than the null (MAE ~0.2)
+    assert t2.loc["elastic_net", "n_worse_than_mean_mae"] == 20
+    assert t2.loc["elastic_net", "n_better_than_mean_mae"] == 0
+
+
+# ---------------------------------------------------------------- bootstrap
+def test_bootstrap_constant_difference_has_zero_width():
+    n = 25
+    rng = np.random.default_rng(0)
+    counts = bootstrap.resample_counts(n, 500, seed=3)
+    assert counts.shape == (500, n) and (counts.sum(axis=1) == n).all()
+    a = rng.uniform(0, 1, (n, 4))
+    diff = bootstrap.average_over_features(counts, (a + 0.25) - a)  # every patient: 0.25 (to rounding)
+    low, high = bootstrap.percentile_interval(diff)
+    assert high[0] - low[0] < 1e-14 and low[0] == pytest.approx(0.25)
+    exact = bootstrap.average_over_features(counts, np.full((n, 4), 0.25))
+    low, high = bootstrap.percentile_interval(exact)
+    assert low[0] == high[0] == 0.25
+
+
+def test_bootstrap_interval_covers_a_normal_mean_as_often_as_stated():
+    # the percentile interval of the mean of n = 60 normal draws covers the true mean in
+    # about 95 % of data sets (a little less: the percentile bootstrap is narrow by a factor
+    # ~ sqrt((n-1)/n) and uses z, not t); 300 data sets give a standard error of 1.3 %
+    rng = np.random.default_rng(12)
+    covered = 0
+    for rep in range(300):
+        x = rng.normal(1.0, 2.0, 60)
+        counts = bootstrap.resample_counts(60, 1000, seed=rep)
+        low, high = bootstrap.percentile_interval(bootstrap.resampled_means(counts, x))
+        covered += low[0] <= 1.0 <= high[0]
+        if rep == 0:  # width as the normal theory says: 2 * 1.96 * 2 / sqrt(60) = 1.012
+            assert high[0] - low[0] == pytest.approx(2 * 1.96 * 2 / math.sqrt(60), rel=0.15)
+    assert 0.90 <= covered / 300 <= 0.99
+
+
+def test_bootstrap_nan_entries_are_left_out_of_their_mean():
+    counts = np.array([[1.0, 1.0, 1.0], [3.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
+    values = np.array([1.0, 2.0, np.nan])
+    got = bootstrap.resampled_means(counts, values)[:, 0]
+    np.testing.assert_allclose(got[:2], [1.5, 1.0])
+    assert np.isnan(got[2])  # only the NaN patient drawn
+
+
+def test_evaluate_intervals_are_seeded_and_bracket_the_estimates():
+    patients, measured, preds = _noisy(5)
+    scale = pd.Series(2.0, index=FEATURES)
+    kw = dict(folds=_folds(patients), n_resamples=400)
+    a = evaluation.evaluate(measured, preds, scale, seed=1, **kw)
+    b = evaluation.evaluate(measured, preds, scale, seed=1, **kw)
+    c = evaluation.evaluate(measured, preds, scale, seed=2, **kw)
+    for name in ("per_feature", "table2", "differences"):
+        pd.testing.assert_frame_equal(a[name], b[name])
+    assert not a["table2"].equals(c["table2"])
+    t2 = a["table2"]
+    assert (t2["mean_mae_ci_low"] < t2["mean_mae"]).all() and (t2["mean_mae"] < t2["mean_mae_ci_high"]).all()
+    pf = a["per_feature"]
+    assert ((pf["mae_ci_low"] <= pf["mae"]) & (pf["mae"] <= pf["mae_ci_high"])).all()
+    # Table 3's intervals are the per-feature ones in original units
+    f = FEATURES[2]
+    row = pf[(pf["model"] == "elastic_net") & (pf["feature"] == f)].iloc[0]
+    assert a["table3"].loc[f, "mae_elastic_net_ci_high"] == pytest.approx(row["mae_ci_high"] * 2.0)
+    # the network (errors half the reference's) is better: the difference's interval is below 0
+    d = a["differences"].set_index(["model", "versus", "metric"]).loc[("pretrain_dropout", "elastic_net", "mae")]
+    assert d["ci_high"] < 0 and d["ci_low"] < d["estimate"] < d["ci_high"]
+    assert d["estimate"] == pytest.approx(t2.loc["pretrain_dropout", "mean_mae"] - t2.loc["elastic_net", "mean_mae"])

@@ -59,7 +59,7 @@ def test_learning_curves_figure_is_written(tmp_path):
               "autoencoder": _curves(base=0.05)}
     final = {"autoencoder": pd.DataFrame({"epoch": range(1, 7), "loss": np.linspace(0.1, 0.02, 6)})}
     out = tmp_path / "figures" / "figure2.png"
-    plots.plot_learning_curves(curves, out, final_histories=final, dpi=80)
+    plots.plot_learning_curves(curves, out, final_histories=final, null_val_loss=0.5, dpi=80)
     _assert_png(out)
     assert [p.name for p in out.parent.iterdir()] == ["figure2.png"]  # no temporary left
 
@@ -70,11 +70,16 @@ def test_error_scatter_figure_is_written(tmp_path):
     measured = pd.DataFrame(rng.uniform(0.1, 1, (25, 20)), index=patients, columns=FEATURES)
     preds = {"elastic_net": measured + rng.normal(0, 0.2, (25, 20)),
              "pretrain_dropout": measured + rng.normal(0, 0.05, (25, 20))}
-    per_feature = evaluation.evaluate(measured, preds, pd.Series(1.0, index=FEATURES))["per_feature"]
+    folds = pd.Series(np.arange(25) % 3 + 1, index=patients)
+    per_feature = evaluation.evaluate(measured, preds, pd.Series(1.0, index=FEATURES), folds=folds)["per_feature"]
     assert (per_feature["p_mae_adjusted"] < 0.05).any()  # some stars to draw
     out = tmp_path / "figure3.png"
     plots.plot_error_scatter(per_feature, out, dpi=80)
     _assert_png(out)
+    # the null's crosses are drawn: the figure differs from one without them
+    bare = tmp_path / "bare.png"
+    plots.plot_error_scatter(per_feature[per_feature["model"] != "mean"], bare, dpi=80)
+    assert bare.read_bytes() != out.read_bytes()
     with pytest.raises(RadiogenomicsError, match="scratch"):
         plots.plot_error_scatter(per_feature, tmp_path / "x.png", network="scratch")
     assert not (tmp_path / "x.png").exists()
@@ -84,3 +89,14 @@ def test_short_labels():
     assert plots.short_label("edema_major_axis") == "edema major axis"
     assert plots.short_label("enhancing_sa_v_ratio") == "enh. SA:V ratio"
     assert plots.short_label("other") == "other"
+
+
+def test_final_losses_with_the_null_row():
+    hist = {k: pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.5], "val_loss": [2.0, 1.0]}) for k in (1, 2)}
+    curves = {"pretrain_dropout": plots.stack_histories(hist), "autoencoder": plots.stack_histories(hist)}
+    null = pd.DataFrame({"fold": [1, 2], "loss": [0.2, 0.4], "val_loss": [0.3, 0.5]})
+    table = plots.final_losses(curves, null_losses=null)
+    assert list(table.index) == ["pretrain_dropout", "mean", "autoencoder"]
+    assert table.loc["mean", "val_loss"] == pytest.approx(0.4)
+    assert table.loc["mean", "val_loss_sd"] == pytest.approx(np.sqrt(0.02))
+    assert pd.isna(table.loc["mean", "epochs"]) and table.loc["pretrain_dropout", "epochs"] == 2

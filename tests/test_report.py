@@ -208,11 +208,14 @@ def write_fake_inputs(root: Path, cfg: dict, seed: int = 0) -> None:
 
 
 EVAL_SNAKEFILE = """\
+import os
+
 configfile: "config/config.yaml"
-report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/evaluation.smk"
+
+report: os.path.abspath(LANDING_PAGE) if os.path.exists(LANDING_PAGE) else "report/workflow.rst"
 
 rule all:
     input:
@@ -258,17 +261,26 @@ def test_evaluation_rules_and_report_on_made_up_inputs(fake_run):
     root = fake_run
     _check_report(root)
     t2 = io.read_tsv(root / "results/evaluation/table2.tsv")
-    assert list(t2.index) == [*NETWORKS, "elastic_net"]
+    assert list(t2.index) == [*NETWORKS, "elastic_net", "mean"]
+    assert t2[["mean_mae_ci_low", "mean_mae_ci_high"]].notna().all().all()
     t4 = io.read_tsv(root / "results/evaluation/table4.tsv")
     assert t4.loc[FEATURES[3], "n_zero_excluded"] == 1
     md = (root / "results/summary.md").read_text()
     assert "Demo run" in md and "(0.1342)" in md
+    # the verdict comes first, in the summary and on the report's landing page
+    assert md.index("## Verdict") < md.index("## Table 2")
+    assert "Lowest average MAE" in md
+    html = (root / "results/report.html").read_text()
+    assert "Verdict" in html and "Lowest average MAE" in html
+    diffs = io.read_tsv(root / "results/evaluation/differences.tsv", index_col=None)
+    assert list(diffs.columns) == ["model", "versus", "metric", "estimate", "ci_low", "ci_high"]
+    assert len(diffs) == 2 * (3 + 4)  # 3 networks - elastic net, 4 models - null; MAE and MAPE
     models = (root / "results/report/hyperparameters.html").read_text()
     assert "lr0.05_decay0.0001" in models and "tanh" in models and "Elastic net" in models
     cohort = (root / "results/report/cohort.html").read_text()
     assert "edema region missing" in cohort and "non_primary_samples" in cohort
     losses = io.read_tsv(root / "results/evaluation/learning_curves.tsv")
-    assert list(losses.index) == [*NETWORKS, "autoencoder"]
+    assert list(losses.index) == [*NETWORKS, "mean", "autoencoder"]
     assert losses.loc["autoencoder", "retrained_loss"] == pytest.approx(0.04)
 
 
@@ -281,5 +293,53 @@ def test_demo_run_produces_the_report(demo_run):
     snakemake(demo_run, "--report", "results/report.html")
     _check_report(demo_run)
     per_feature = io.read_tsv(demo_run / "results/evaluation/per_feature.tsv", index_col=None)
-    assert len(per_feature) == 4 * 20
+    assert len(per_feature) == 5 * 20  # 3 networks, the elastic net, the null model
     assert per_feature["mae"].notna().all()
+
+
+# ----------------------------------------------------------------- the verdict
+def _verdict_tables(network_noise, reference_noise, seed=0, n=40):
+    rng = np.random.default_rng(seed)
+    patients = [f"P{i:02d}" for i in range(n)]
+    measured = pd.DataFrame(rng.uniform(0.2, 1.0, (n, 20)), index=patients, columns=FEATURES)
+    preds = {"pretrain_dropout": measured + rng.normal(0, network_noise, measured.shape),
+             "elastic_net": measured + rng.normal(0, reference_noise, measured.shape)}
+    folds = pd.Series(np.arange(n) % 4 + 1, index=patients)
+    return evaluation.evaluate(measured, preds, pd.Series(1.0, index=FEATURES), folds=folds,
+                               n_resamples=200, seed=1)
+
+
+def test_verdict_when_no_network_beats_the_null():
+    # the network's noise (s.d. 0.5) is far above the features' spread (s.d. 0.23): it is
+    # worse than a constant; the elastic net (s.d. 0.05) is far better than both
+    tables = _verdict_tables(network_noise=0.5, reference_noise=0.05)
+    t2 = tables["table2"]
+    assert t2.loc["pretrain_dropout", "n_better_than_mean_mae"] == 0
+    assert t2.loc["pretrain_dropout", "n_better_than_mean_mape"] == 0
+    lines = summary.verdict_lines(tables)
+    text = "\n".join(lines)
+    assert "No network predicts better than a constant" in text
+    assert lines[0].startswith("Lowest average MAE: **elastic net**")
+    mae = t2.loc["elastic_net", "mean_mae"]
+    assert f"{mae:.4f} (95 % CI {t2.loc['elastic_net', 'mean_mae_ci_low']:.4f}" in lines[0]
+    worse = int(t2.loc["pretrain_dropout", "n_worse_than_reference_mae"])
+    assert f"against the elastic net, significantly better on 0 and worse on {worse} of 20 features" in text
+    assert "No network is significantly better than the elastic net on any feature." in text
+    md = summary.summary_markdown(tables, title="T")
+    assert md.index("## Verdict") < md.index("## Table 2") and "No network predicts better" in md
+    page = summary.landing_page("Title\n=====\n\nText.\n\n.. verdict: a comment\n   more comment\n\nEnd.\n",
+                                lines)
+    assert page.startswith("Title\n=====\n\nText.\n\nVerdict\n-------\n")
+    assert "more comment" not in page and page.rstrip().endswith("End.")
+
+
+def test_verdict_when_the_network_beats_both():
+    tables = _verdict_tables(network_noise=0.02, reference_noise=0.4)
+    text = "\n".join(summary.verdict_lines(tables))
+    assert "No network predicts better than a constant" not in text
+    assert "Networks significantly better than the null model on at least one feature: network with " \
+        "pre-training and dropout." in text
+    assert "against the elastic net, significantly better on 20 and worse on 0 of 20 features" in text
+    assert "The elastic net is not significantly better than the null model on any feature either." in text
+    assert "optimistic" not in text
+    assert "optimistic" in "\n".join(summary.verdict_lines(tables, epoch="best"))

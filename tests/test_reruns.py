@@ -10,6 +10,9 @@ values it uses as ``params``.
 (``--list-changes params`` is not used: in Snakemake 9.27.1 it lists one output of
 every job that has metadata, changed or not -- ``ParamsChange.__iter__`` yields the
 files of an empty change.)
+
+The last test switches ``selection.epoch`` to ``best`` on a copy of its own and runs the
+jobs it plans, to check what they produce.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from conftest import snakemake, tiny_config
+from radiogenomics import io, selection
 
 pytestmark = pytest.mark.workflow
 
@@ -53,7 +59,11 @@ def write_config(root: Path, cfg: dict) -> None:
 
 def planned(root: Path, *extra: str) -> list[tuple[str, list[str]]]:
     """(rule, outputs) of every job a dry run would execute."""
-    proc = snakemake(root, "--dry-run", *extra)
+    return jobs_of(snakemake(root, "--dry-run", *extra))
+
+
+def jobs_of(proc) -> list[tuple[str, list[str]]]:
+    """(rule, outputs) of every job a Snakemake run (or dry run) printed."""
     jobs, rule = [], None
     for line in proc.stdout.splitlines() + proc.stderr.splitlines():
         m = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line.strip())
@@ -156,3 +166,41 @@ def test_changing_a_report_option_reruns_only_the_report(run):
     counts = rules(planned(run))
     assert {"plot_learning_curves", "plot_errors"} <= set(counts), counts
     assert set(counts) <= REPORT_RULES, f"report.figure_dpi reruns non-report jobs: {counts}"
+
+
+def test_best_epoch_reruns_only_the_selection_onwards_and_judges_at_that_epoch(demo_run, tmp_path):
+    """selection.epoch: best on a private copy of the finished run: no network is retrained
+    (every fold job wrote its validation predictions at every epoch), and the networks'
+    out-of-fold predictions are those of the epoch with the lowest mean validation loss."""
+    root = tmp_path / "run"
+    shutil.copytree(demo_run, root, symlinks=True, ignore=shutil.ignore_patterns("locks", "incomplete"))
+    before = io.read_json(root / "results/dnn/selected.json")
+    cfg = tiny_config(selection={"epoch": "best"})
+    write_config(root, cfg)
+    counts = rules(jobs_of(snakemake(root, "results/summary.md")))
+    chosen = io.read_json(root / "results/dnn/selected.json")
+    assert counts["dnn_select"] == 1 and counts["dnn_collect"] == 3 and counts["evaluate"] == 1, counts
+    trained = {"dnn_cv", "autoencoder_cv", "autoencoder_final", "baseline_fit"}
+    assert not (trained | UPSTREAM) & set(counts), f"switching the epoch rule retrains: {counts}"
+    # the comparison networks are retrained only if the best epoch is in another configuration
+    assert ("dnn_compare" in counts) == (chosen["config"] != before["config"]), (counts, before, chosen)
+
+    grid = io.read_tsv(root / "results/dnn/selection.tsv")
+    folds = io.read_tsv(root / "results/cohort/folds.tsv")["fold"].astype(int)
+    curves = {}
+    for name in grid.index:
+        hist = [io.read_tsv(root / f"results/dnn/pretrain_dropout/{name}/fold{k}/history.tsv", index_col=None)
+                for k in sorted(set(folds))]
+        curves[name] = np.mean([h["val_loss"].to_numpy() for h in hist], axis=0)
+    best = min(curves, key=lambda c: curves[c].min())
+    assert chosen["config"] == best and chosen["epoch"] == int(np.argmin(curves[best])) + 1
+    assert chosen["mean_val_loss"] == pytest.approx(curves[best].min())
+    # every variant is judged by its predictions at that epoch
+    for variant, job in (("pretrain_dropout", best), ("scratch", "selected"), ("pretrain", "selected")):
+        oof = io.read_tsv(root / f"results/dnn/{variant}/oof.tsv")
+        for k in sorted(set(folds)):
+            part = selection.read_epoch_predictions(
+                root / f"results/dnn/{variant}/{job}/fold{k}/val_predictions.tsv.gz", chosen["epoch"])
+            pd.testing.assert_frame_equal(oof.loc[part.index], part, check_names=False, check_dtype=False)
+    md = (root / "results/summary.md").read_text()
+    assert "optimistic" in md

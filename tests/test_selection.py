@@ -26,14 +26,19 @@ HP = {
 }
 
 
+#: Two configurations x two folds; lr0.1 has the lowest loss at some epoch (0.01), lr0.2 the
+#: lower final-epoch mean.
+CURVES = {
+    ("lr0.1_decay0.001", 1): hist([0.5, 0.01, 0.40]),
+    ("lr0.1_decay0.001", 2): hist([0.5, 0.30, 0.30]),
+    ("lr0.2_decay0.001", 1): hist([0.5, 0.40, 0.30]),
+    ("lr0.2_decay0.001", 2): hist([0.5, 0.40, 0.32]),
+}
+
+
 def test_selects_lowest_mean_final_epoch_val_loss():
     # lr0.1 has the lowest loss at some epoch (0.01) but the higher final-epoch mean.
-    histories = {
-        ("lr0.1_decay0.001", 1): hist([0.5, 0.01, 0.40]),
-        ("lr0.1_decay0.001", 2): hist([0.5, 0.30, 0.30]),
-        ("lr0.2_decay0.001", 1): hist([0.5, 0.40, 0.30]),
-        ("lr0.2_decay0.001", 2): hist([0.5, 0.40, 0.32]),
-    }
+    histories = dict(CURVES)
     table, chosen = selection.select(histories, HP, n_folds=2)
     assert chosen["config"] == "lr0.2_decay0.001"
     assert chosen["learning_rate"] == 0.2 and chosen["decay"] == 0.001
@@ -179,3 +184,38 @@ def test_demo_selection_outputs(demo_run):
         assert (oof.to_numpy() >= 0).all()  # nonneg: output (default)
         curves = io.read_tsv(demo_run / f"results/dnn/{variant}/curves.tsv", index_col=None)
         assert sorted(set(curves["fold"])) == sorted(set(folds))
+
+
+def test_best_epoch_picks_the_minimum_of_the_mean_validation_curve():
+    # mean curves: lr0.1 = [0.5, 0.155, 0.35] (minimum 0.155 at epoch 2),
+    #              lr0.2 = [0.5, 0.40, 0.31]  (minimum 0.31 at epoch 3): lr0.1 at epoch 2 wins,
+    # although fold 1 alone has its minimum elsewhere and lr0.2 wins at the final epoch
+    histories = dict(CURVES)
+    table, chosen = selection.select(histories, HP, n_folds=2, epoch="best")
+    assert (chosen["config"], chosen["epoch"]) == ("lr0.1_decay0.001", 2)
+    assert chosen["mean_val_loss"] == pytest.approx(0.155)
+    assert table.loc["lr0.2_decay0.001", "epoch"] == 3
+    assert table.loc["lr0.1_decay0.001", "mean_loss"] == pytest.approx(0.165)  # training loss at epoch 2
+    _, final = selection.select(histories, HP, n_folds=2)
+    assert (final["config"], final["epoch"]) == ("lr0.2_decay0.001", 3)
+    # equal minima: the earliest epoch; a diverged epoch never wins
+    flat = {("lr0.1_decay0.001", k): hist([0.3, float("nan"), 0.2, 0.2]) for k in (1, 2)}
+    _, sel = selection.select(flat, {"lr0.1_decay0.001": HP["lr0.1_decay0.001"]}, n_folds=2, epoch="best")
+    assert sel["epoch"] == 3
+    with pytest.raises(RadiogenomicsError, match="epoch must be"):
+        selection.select(histories, HP, epoch="last")
+
+
+def test_epoch_predictions_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    preds = rng.normal(size=(4, 3, 2)).astype(np.float32)
+    path = tmp_path / "val_predictions.tsv.gz"
+    selection.write_epoch_predictions(preds, ["B", "A", "C"], ["f1", "f2"], path)
+    again = tmp_path / "again.tsv.gz"
+    selection.write_epoch_predictions(preds, ["B", "A", "C"], ["f1", "f2"], again)
+    assert path.read_bytes() == again.read_bytes()  # no time stamp in the gzip header
+    got = selection.read_epoch_predictions(path, 3)
+    assert list(got.index) == ["B", "A", "C"] and list(got.columns) == ["f1", "f2"]
+    np.testing.assert_array_equal(got.to_numpy(np.float32), preds[2])  # float32 exactly
+    with pytest.raises(RadiogenomicsError, match="epoch 5"):
+        selection.read_epoch_predictions(path, 5)

@@ -15,6 +15,7 @@ time is less affected by other processes); report them with the command line, e.
 
     python tests/benchmarks/bench_baseline.py                       # both parts
     python tests/benchmarks/bench_baseline.py --skip-sklearn        # part 2 only
+    python tests/benchmarks/bench_baseline.py --skip-sklearn --standardize both   # both settings
     python tests/benchmarks/bench_baseline.py --genes 2000 --lambdas 50   # quick look
 """
 
@@ -55,6 +56,8 @@ def main(argv=None):
     ap.add_argument("--sk-lambdas", type=int, default=100, help="path length for the comparison (part 1)")
     ap.add_argument("--skip-sklearn", action="store_true")
     ap.add_argument("--skip-paper", action="store_true")
+    ap.add_argument("--standardize", choices=("false", "true", "both"), default="false",
+                    help="part 2: baseline.standardize (glmnet's standardize = TRUE), or both settings")
     args = ap.parse_args(argv)
     try:
         import threadpoolctl
@@ -122,15 +125,18 @@ def main(argv=None):
         print(f"  speed-up: {t_sk / t_ours:.1f}x wall, {c_sk / c_ours:.1f}x CPU")
 
     if not args.skip_paper:
-        print(f"\n[2] paper grid {len(ratios)} l1 ratios (ridge included) x {args.lambdas} lambdas, pooled R2")
-        t0, c0 = time.perf_counter(), time.process_time()
-        res = baseline.elastic_net_cv(X, y, folds, ratios, args.lambdas, 0.01)
-        t, c = time.perf_counter() - t0, time.process_time() - c0
-        top = set(np.argsort(-np.abs(res["coef"]))[:10])
-        print(f"  radiogenomics.baseline: {t:8.1f} s wall {c:8.1f} s CPU per feature   l1_ratio={res['l1_ratio']:.2f} "
-              f"lambda={res['lambda']:.6g} R2={res['r2']:.4f} nonzero={res['n_nonzero']} "
-              f"planted genes in top 10: {len(top & set(range(10)))}/10")
-        print(f"  solver: {res['solver_stats']}")
+        settings = {"false": [False], "true": [True], "both": [False, True]}[args.standardize]
+        for standardize in settings:
+            print(f"\n[2] paper grid {len(ratios)} l1 ratios (ridge included) x {args.lambdas} lambdas, pooled R2, "
+                  f"standardize={str(standardize).lower()}")
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = baseline.elastic_net_cv(X, y, folds, ratios, args.lambdas, 0.01, standardize=standardize)
+            t, c = time.perf_counter() - t0, time.process_time() - c0
+            top = set(np.argsort(-np.abs(res["coef"]))[:10])
+            print(f"  radiogenomics.baseline: {t:8.1f} s wall {c:8.1f} s CPU per feature   "
+                  f"l1_ratio={res['l1_ratio']:.2f} lambda={res['lambda']:.6g} R2={res['r2']:.4f} "
+                  f"nonzero={res['n_nonzero']} planted genes in top 10: {len(top & set(range(10)))}/10")
+            print(f"  solver: {res['solver_stats']}")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ checkpoint autoencoder_select:
         jobs=[(name, k) for name, _ in _ae_grid() for k in FOLDS],
         hyperparameters=dict(_ae_grid()),
         n_folds=len(FOLDS),
+        epoch="final",  # selection.epoch applies to the networks; the retrained autoencoder runs all epochs
     conda:
         "../envs/core.yaml"
     script:

@@ -17,6 +17,7 @@ rule baseline_fit:
         l1_ratios=config["baseline"]["l1_ratios"],
         n_lambdas=config["baseline"]["n_lambdas"],
         lambda_min_ratio=config["baseline"]["lambda_min_ratio"],
+        standardize=config["baseline"]["standardize"],
     log:
         "results/logs/baseline_fit/{feature}.log",
     benchmark:

@@ -1,6 +1,7 @@
 # Radiogenomic network (paper §2.2.3, §2.4): the grid of the network with pre-training
 # and dropout (one job per configuration x fold), selection by the lowest mean
-# final-epoch validation MAE, the two comparison networks with the selected
+# final-epoch validation MAE (selection.epoch: best, at any epoch), the two comparison
+# networks with the selected
 # hyperparameters, and per variant the out-of-fold predictions and learning curves.
 # No model file is kept per CV fold.
 # Input functions and helpers: workflow/rules/common.smk.
@@ -14,6 +15,7 @@ rule dnn_cv:
     output:
         predictions="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/predictions.tsv",
         history="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/history.tsv",
+        epoch_predictions="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/val_predictions.tsv.gz",
     log:
         "results/logs/dnn_cv/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}.log",
     benchmark:
@@ -37,8 +39,9 @@ rule dnn_cv:
 
 
 checkpoint dnn_select:
-    """Lowest mean final-epoch validation MAE over the folds (paper §2.4). A checkpoint:
-    the comparison networks read the chosen hyperparameters from its output."""
+    """Lowest mean final-epoch validation MAE over the folds (paper §2.4; with
+    selection.epoch: best, the lowest mean at any epoch). A checkpoint: the comparison
+    networks read the chosen hyperparameters from its output."""
     input:
         histories=[
             f"results/dnn/pretrain_dropout/{name}/fold{k}/history.tsv" for name, _ in _dnn_grid() for k in FOLDS
@@ -53,6 +56,7 @@ checkpoint dnn_select:
         jobs=[(name, k) for name, _ in _dnn_grid() for k in FOLDS],
         hyperparameters=dict(_dnn_grid()),
         n_folds=len(FOLDS),
+        epoch=config["selection"]["epoch"],
     conda:
         "../envs/core.yaml"
     script:
@@ -67,6 +71,7 @@ rule dnn_compare:
     output:
         predictions="results/dnn/{variant}/selected/fold{fold}/predictions.tsv",
         history="results/dnn/{variant}/selected/fold{fold}/history.tsv",
+        epoch_predictions="results/dnn/{variant}/selected/fold{fold}/val_predictions.tsv.gz",
     log:
         "results/logs/dnn_compare/{variant}/fold{fold}.log",
     benchmark:
@@ -92,12 +97,14 @@ rule dnn_compare:
 
 
 rule dnn_collect:
-    """Out-of-fold predictions and learning curves of one variant's selected configuration."""
+    """Out-of-fold predictions (at the selected epoch) and learning curves of one
+    variant's selected configuration."""
     input:
         selected="results/dnn/selected.json",
         folds="results/cohort/folds.tsv",
         predictions=lambda w: [f"{d}/predictions.tsv" for _, _, d in _collect_jobs(w.variant)],
         histories=lambda w: [f"{d}/history.tsv" for _, _, d in _collect_jobs(w.variant)],
+        epoch_predictions=lambda w: [f"{d}/val_predictions.tsv.gz" for _, _, d in _collect_jobs(w.variant)],
     output:
         oof="results/dnn/{variant}/oof.tsv",
         curves="results/dnn/{variant}/curves.tsv",

@@ -1,14 +1,19 @@
-# Evaluation and report (paper §2.4, §3): MAE/MAPE per feature and model, paired
-# Wilcoxon tests with Bonferroni correction, Tables 2-4, Figures 2-3, results/summary.md
+# Evaluation and report (paper §2.4, §3): MAE/MAPE per feature and model (with the null
+# model: each feature's training-fold mean), paired Wilcoxon tests with Bonferroni
+# correction, paired-bootstrap intervals, Tables 2-4, Figures 2-3, results/summary.md
 # (this run beside the paper's numbers) and the pages of `snakemake --report`.
 # Every output shown in the report is flagged with report(...) and a caption in
 # workflow/report/; all of them are in ALL_TARGETS so that the report (built from the
 # default target's jobs) contains them.
 # Input functions and helpers: workflow/rules/common.smk.
 
+# The report's landing page with this run's verdict (the Snakefile's report: directive).
+LANDING_PAGE = "results/report/workflow.rst"
+
 
 rule evaluate:
-    """MAE, MAPE, MAE in original units, Wilcoxon + Bonferroni; Tables 2-4 as TSV."""
+    """MAE, MAPE, MAE in original units, Wilcoxon + Bonferroni against the elastic net and
+    the null model, bootstrap intervals; Tables 2-4 and the differences as TSV."""
     input:
         measured="results/features/features_scaled.tsv",
         scale="results/features/scale_factors.tsv",
@@ -40,11 +45,19 @@ rule evaluate:
             category="Data files",
             labels={"file": "table4.tsv", "content": "Table 4 (MAPE)"},
         ),
+        differences=report(
+            "results/evaluation/differences.tsv",
+            caption="../report/differences_tsv.rst",
+            category="Data files",
+            labels={"file": "differences.tsv", "content": "differences of the average errors, with intervals"},
+        ),
     log:
         "results/logs/evaluate/evaluate.log",
     params:
         networks=DNN_VARIANTS,
         reference=EVAL_REFERENCE,
+        bootstrap=config["evaluation"]["bootstrap"],
+        seed=SEED,
     conda:
         "../envs/core.yaml"
     script:
@@ -52,7 +65,8 @@ rule evaluate:
 
 
 rule plot_learning_curves:
-    """Figure 2: learning curves of the selected configurations, and their final losses."""
+    """Figure 2: learning curves of the selected configurations, and their final losses,
+    with the null model's validation MAE as the line to beat."""
     input:
         curves=[f"results/dnn/{v}/curves.tsv" for v in DNN_VARIANTS],
         ae_selected="results/autoencoder/selected.json",
@@ -60,6 +74,9 @@ rule plot_learning_curves:
         # selected.json), so that the job graph does not depend on the selection
         ae_histories=[f"results/autoencoder/cv/{c}/fold{k}/history.tsv" for c in ae_configs() for k in FOLDS],
         ae_final="results/autoencoder/final/history.tsv",
+        measured="results/features/features_scaled.tsv",
+        folds="results/cohort/folds.tsv",
+        dnn_selected="results/dnn/selected.json",
     output:
         figure=report(
             "results/figures/figure2_learning_curves.png",
@@ -117,6 +134,8 @@ rule write_summary:
         table2="results/evaluation/table2.tsv",
         table3="results/evaluation/table3.tsv",
         table4="results/evaluation/table4.tsv",
+        differences="results/evaluation/differences.tsv",
+        landing_template=os.path.relpath(Path(workflow.basedir) / "report" / "workflow.rst"),
         losses="results/evaluation/learning_curves.tsv",
         ae_selected="results/autoencoder/selected.json",
         ae_selection="results/autoencoder/selection.tsv",
@@ -165,11 +184,13 @@ rule write_summary:
             category="Cohort",
             labels={"page": "cohort summary", "content": "patients and expression QC"},
         ),
+        landing=LANDING_PAGE,
     log:
         "results/logs/write_summary/write_summary.log",
     params:
         title=config["report"]["title"],
         demo=is_demo(),
+        epoch=config["selection"]["epoch"],
         settings={
             "autoencoder": {
                 "hidden layers": config["autoencoder"]["hidden"],
@@ -193,8 +214,14 @@ rule write_summary:
                 "alpha values (L1 ratio)": config["baseline"]["l1_ratios"],
                 "lambda path length": config["baseline"]["n_lambdas"],
                 "lambda min ratio": config["baseline"]["lambda_min_ratio"],
+                "genes standardised in every fit (glmnet's standardize)": config["baseline"]["standardize"],
             },
-            "cross-validation": {"folds": len(FOLDS), "seed": SEED},
+            "cross-validation": {
+                "folds": len(FOLDS),
+                "seed": SEED,
+                "networks judged at epoch": config["selection"]["epoch"],
+                "bootstrap resamples of the patients": config["evaluation"]["bootstrap"],
+            },
         },
     conda:
         "../envs/core.yaml"
@@ -230,11 +257,13 @@ ALL_TARGETS.extend(
         "results/evaluation/table2.tsv",
         "results/evaluation/table3.tsv",
         "results/evaluation/table4.tsv",
+        "results/evaluation/differences.tsv",
         "results/evaluation/learning_curves.tsv",
         "results/evaluation/versions.tsv",
         "results/figures/figure2_learning_curves.png",
         "results/figures/figure3_errors.png",
         "results/summary.md",
+        LANDING_PAGE,
         "results/report/table2.html",
         "results/report/table3.html",
         "results/report/table4.html",

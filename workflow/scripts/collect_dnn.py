@@ -8,18 +8,24 @@ from radiogenomics import io, selection  # noqa: E402
 from radiogenomics.names import IMAGE_FEATURES  # noqa: E402
 
 p = snakemake.params
-chosen = io.read_json(snakemake.input.selected)["config"]
-folds = io.read_tsv(snakemake.input.folds)["fold"].astype(int)
+inp = snakemake.input
+selected = io.read_json(inp.selected)
+chosen = selected["config"]
+folds = io.read_tsv(inp.folds)["fold"].astype(int)
 predictions, histories = {}, {}
-for (config, fold), pred, hist in zip(p.jobs, snakemake.input.predictions, snakemake.input.histories,
-                                      strict=True):
+for (config, fold), pred, hist, per_epoch in zip(p.jobs, inp.predictions, inp.histories, inp.epoch_predictions,
+                                                 strict=True):
     if config in (chosen, "selected"):
-        predictions[int(fold)] = io.read_tsv(pred)
         histories[int(fold)] = io.read_tsv(hist, index_col=None)
+        epoch = int(selected.get("epoch") or len(histories[int(fold)]))
+        # the final epoch's are the job's own predictions; an earlier selected epoch's
+        # (selection.epoch: best) come from the per-epoch file
+        predictions[int(fold)] = (io.read_tsv(pred) if epoch == len(histories[int(fold)])
+                                  else selection.read_epoch_predictions(per_epoch, epoch))
 oof = selection.collect_oof(predictions, folds, columns=IMAGE_FEATURES)
 curves = selection.curves(histories)
 io.write_tsv(oof, snakemake.output.oof)
 io.write_tsv(curves, snakemake.output.curves, index=False)
 summary = selection.curve_summary(curves).iloc[-1]
-log.info("%s (%s): %d patients; final epoch mean loss %.4g, mean val_loss %.4g",
-         p.variant, chosen, len(oof), summary["loss_mean"], summary["val_loss_mean"])
+log.info("%s (%s, judged at epoch %d): %d patients; final epoch mean loss %.4g, mean val_loss %.4g",
+         p.variant, chosen, epoch, len(oof), summary["loss_mean"], summary["val_loss_mean"])

@@ -14,6 +14,7 @@ baseline.run_feature(
     l1_ratios=params.l1_ratios,
     n_lambdas=params.n_lambdas,
     lambda_min_ratio=params.lambda_min_ratio,
+    standardize=params.standardize,
     oof_path=out.oof,
     coefficients_path=out.coefficients,
     selection_path=out.selection,

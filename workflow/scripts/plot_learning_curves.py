@@ -1,10 +1,11 @@
 """Figure 2: learning curves (mean ± 1 s.d. over folds) of the selected configuration of
-each network and of the autoencoder, and their final-epoch losses (paper §3.1)."""
+each network and of the autoencoder, and their final-epoch losses (paper §3.1), with the
+null model's (each feature's training-fold mean) for comparison."""
 from radiogenomics import runlog
 
 log = runlog.setup(snakemake.log[0])
 
-from radiogenomics import io, plots  # noqa: E402
+from radiogenomics import evaluation, io, null_model, plots  # noqa: E402
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
 
@@ -22,7 +23,16 @@ if not histories:
     raise RadiogenomicsError(f"{inp.ae_selected}: selected config {chosen!r} is not in the autoencoder grid")
 curves["autoencoder"] = plots.stack_histories(histories)
 final = {"autoencoder": io.read_tsv(inp.ae_final, index_col=None)}
-plots.plot_learning_curves(curves, out.figure, final_histories=final, dpi=int(params.dpi))
-losses = plots.final_losses(curves, final)
+folds = io.read_tsv(inp.folds)["fold"].astype(int)
+folds.index = folds.index.astype(str)
+measured = io.read_tsv(inp.measured)
+measured.index = measured.index.astype(str)
+null = null_model.losses_per_fold(evaluation.supervised_measured(measured, folds, inp.folds), folds)
+dnn_selected = io.read_json(inp.dnn_selected)
+epoch = int(dnn_selected.get("epoch") or 0)
+plots.plot_learning_curves(curves, out.figure, final_histories=final, null_val_loss=float(null["val_loss"].mean()),
+                           selected_epoch=epoch if dnn_selected.get("epoch_rule") == "best" else None,
+                           dpi=int(params.dpi))
+losses = plots.final_losses(curves, final, null_losses=null)
 io.write_tsv(losses, out.losses)
 log.info("final losses:\n%s", losses.to_string())

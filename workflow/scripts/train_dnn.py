@@ -1,5 +1,6 @@
 """Train the radiogenomic network (paper §2.2.3) on one cross-validation fold and write
-the validation patients' predictions (scaled units) and the per-epoch MAE curves.
+the validation patients' predictions (scaled units), the per-epoch MAE curves and every
+epoch's validation predictions (for ``selection.epoch: best``).
 
 Variants: ``pretrain_dropout`` (grid search), ``pretrain`` and ``scratch`` (selected
 hyperparameters, no dropout; ``scratch`` without the autoencoder's weights)."""
@@ -12,7 +13,7 @@ slot = gpu.claim(snakemake.config["training"]["gpu_slots_dir"])  # before Tensor
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from radiogenomics import io, models, seeds, training  # noqa: E402
+from radiogenomics import io, models, seeds, selection, training  # noqa: E402
 from radiogenomics.errors import RadiogenomicsError  # noqa: E402
 from radiogenomics.folds import split  # noqa: E402
 from radiogenomics.cohort import supervised_data  # noqa: E402
@@ -51,9 +52,11 @@ if p.pretrained:
     log.info("transferred %s", models.transfer_encoder(autoencoder, model))
     del autoencoder
 
+epoch_predictions = []  # every epoch's validation predictions, for selection.epoch: best
 history = training.fit(
     model, x, y, x_val=x_val, y_val=y_val, loss="mae", learning_rate=learning_rate, decay=decay,
-    momentum=p.momentum, batch_size=p.batch_size, epochs=p.epochs, seed=seed, nonneg=nonneg)
+    momentum=p.momentum, batch_size=p.batch_size, epochs=p.epochs, seed=seed, nonneg=nonneg,
+    val_predictions=epoch_predictions)
 log.info("final epoch: loss %.6g, val_loss %.6g", history["loss"].iloc[-1], history["val_loss"].iloc[-1])
 pred = model.predict(x_val, batch_size=256, verbose=0)
 if not np.isfinite(pred).all():
@@ -61,4 +64,5 @@ if not np.isfinite(pred).all():
 predictions = pd.DataFrame(pred, index=pd.Index(val_ids, name="patient"), columns=list(IMAGE_FEATURES))
 io.write_tsv(predictions, snakemake.output.predictions)
 io.write_tsv(history, snakemake.output.history, index=False)
+selection.write_epoch_predictions(epoch_predictions, val_ids, IMAGE_FEATURES, snakemake.output.epoch_predictions)
 slot.release()

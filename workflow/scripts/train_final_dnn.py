@@ -35,9 +35,11 @@ folds = io.read_tsv(inp.folds)["fold"].astype(int)
 targets = associations.supervised_data(expression, io.read_tsv(inp.features), folds,
                                        sources=(inp.expression, inp.features, inp.folds))
 autoencoder = keras.models.load_model(inp.autoencoder, compile=False)
+# selection.epoch: best selects an epoch too; the selected model is the one after that epoch
+epochs = int(chosen.get("epoch") or p.epochs)
 net = associations.train_selected_network(
     expression, targets, folds, chosen, autoencoder, fold=p.fold, seed=p.seed, ae_hidden=p.ae_hidden,
-    hidden4=p.hidden4, nonneg=p.nonneg, momentum=p.momentum, batch_size=p.batch_size, epochs=p.epochs,
+    hidden4=p.hidden4, nonneg=p.nonneg, momentum=p.momentum, batch_size=p.batch_size, epochs=epochs,
     dropout=p.dropout)
 del autoencoder
 

@@ -4,6 +4,8 @@ from radiogenomics import runlog
 
 log = runlog.setup(snakemake.log[0])
 
+from pathlib import Path  # noqa: E402
+
 import pandas as pd  # noqa: E402
 
 from radiogenomics import io, summary  # noqa: E402
@@ -11,6 +13,7 @@ from radiogenomics import io, summary  # noqa: E402
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
 
 tables = {name: io.read_tsv(inp[name]) for name in ("table2", "table3", "table4")}
+tables["differences"] = io.read_tsv(inp.differences, index_col=None)
 losses = io.read_tsv(inp.losses)
 ae_selected = io.read_json(inp.ae_selected)
 dnn_selected = io.read_json(inp.dnn_selected)
@@ -21,11 +24,15 @@ note = summary.CELL_NOTE + (" Demo run: a generated cohort; the paper's numbers 
 
 io.write_text(
     summary.summary_markdown(tables, losses=losses, ae_selected=ae_selected, dnn_selected=dnn_selected,
-                             patients=patients, title=params.title, demo=demo),
+                             patients=patients, title=params.title, demo=demo, epoch=params.epoch),
     out.markdown,
 )
+io.write_text(summary.landing_page(Path(inp.landing_template).read_text(), summary.verdict_lines(tables, params.epoch)),
+              out.landing)
 io.write_text(summary.html_page("Table 2. Overall performance",
-                                [(None, summary.table2_display(tables["table2"]))], note), out.table2)
+                                [(None, summary.table2_display(tables["table2"])),
+                                 ("Differences of the average errors (negative: lower error)",
+                                  summary.differences_display(tables["differences"]))], note), out.table2)
 io.write_text(summary.html_page("Table 3. MAE in original units",
                                 [(None, summary.table3_display(tables["table3"]))], note), out.table3)
 io.write_text(summary.html_page("Table 4. Mean absolute percent error (%)",
@@ -44,7 +51,8 @@ io.write_text(
             ("Final losses of the selected configurations (mean ± s.d. over folds)",
              summary.losses_display(losses)),
             ("Autoencoder grid (mean final-epoch validation loss over folds)", io.read_tsv(inp.ae_selection)),
-            ("Network grid (pre-training + dropout; mean final-epoch validation MAE over folds)",
+            ("Network grid (pre-training + dropout; mean validation MAE over folds at the "
+             + ("final epoch)" if params.epoch == "final" else "best epoch of each configuration: optimistic)"),
              io.read_tsv(inp.dnn_selection)),
             ("Elastic net: selected α (L1 ratio) and λ per feature", io.read_tsv(inp.baseline_selection)),
             ("Fixed settings (configuration)", settings),

@@ -795,15 +795,18 @@ def train_selected_network(expression: pd.DataFrame, targets: pd.DataFrame, fold
 
 
 def check_against_cv(history: pd.DataFrame, cv_history: pd.DataFrame | None, cv_path) -> bool:
-    """Log whether a fold retrain reproduced its CV job (same length and final-epoch val_loss
-    to 1e-4 relative); returns True when it did. ``cv_history`` None: the CV file is missing."""
+    """Log whether a fold retrain reproduced its CV job (the CV job's val_loss at the
+    retrain's last epoch, to 1e-4 relative; the retrain stops at the selected epoch, the
+    CV job's last or, with ``selection.epoch: best``, an earlier one); returns True when it
+    did. ``cv_history`` None: the CV file is missing."""
     import math
 
     if cv_history is None:
         log.warning("%s not found: cannot check that the retrained model equals the CV model", cv_path)
         return False
-    a, b = float(cv_history["val_loss"].iloc[-1]), float(history["val_loss"].iloc[-1])
-    if len(cv_history) == len(history) and math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-7):
+    b = float(history["val_loss"].iloc[-1])
+    a = float(cv_history["val_loss"].iloc[len(history) - 1]) if len(history) <= len(cv_history) else math.nan
+    if math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-7):
         log.info("final-epoch val_loss %.6g equals the CV job's (%s): same model", b, cv_path)
         return True
     log.warning("final-epoch val_loss %.6g differs from the CV job's %.6g (%s): the retrained model is not "

@@ -8,6 +8,10 @@
   MAE and MAPE side by side; the diagonal is equal error, so dots *above* it are
   features the network predicts better (the paper's orientation). Features whose
   Bonferroni-adjusted Wilcoxon p-value is below 0.05 are drawn as stars and labelled.
+
+Both figures mark the null model (each feature predicted by its training-fold mean): a
+horizontal line at its validation MAE in each network panel of Figure 2, a cross per
+feature on the diagonal of Figure 3.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from . import io, names  # noqa: E402
+from . import io, names, null_model  # noqa: E402
 from .errors import RadiogenomicsError  # noqa: E402
 
 #: Display names of the models (paper Table 2's column heads spelt out).
@@ -31,6 +35,7 @@ MODEL_LABELS = {
     "pretrain": "network, pre-training",
     "pretrain_dropout": "network, pre-training + dropout",
     "elastic_net": "elastic net (linear regression)",
+    null_model.NAME: "null model (training-fold mean)",
     "autoencoder": "autoencoder",
 }
 
@@ -96,12 +101,15 @@ def summarise_curves(curves: pd.DataFrame, source: str = "curves") -> pd.DataFra
     return out
 
 
-def final_losses(curves_by_model: dict, final_histories: dict | None = None) -> pd.DataFrame:
+def final_losses(curves_by_model: dict, final_histories: dict | None = None,
+                 null_losses: pd.DataFrame | None = None) -> pd.DataFrame:
     """The numbers of §3.1: mean (and s.d.) over folds of the last epoch's losses.
 
     ``final_histories`` (model -> history of a model retrained on all data, e.g. the
     autoencoder's) adds ``retrained_loss`` (its last training loss; the paper's "0.014 loss
-    (mean squared error) after retraining").
+    (mean squared error) after retraining"). ``null_losses`` (the null model's per-fold
+    ``loss`` and ``val_loss``, :func:`radiogenomics.null_model.losses_per_fold`) adds its
+    row, :data:`radiogenomics.null_model.NAME`, after the networks.
     """
     rows = []
     for model, curves in curves_by_model.items():
@@ -115,16 +123,30 @@ def final_losses(curves_by_model: dict, final_histories: dict | None = None) -> 
         if final_histories and model in final_histories and final_histories[model] is not None:
             row["retrained_loss"] = float(final_histories[model]["loss"].iloc[-1])
         rows.append(row)
-    return pd.DataFrame(rows).set_index("model")
+    if null_losses is not None:
+        sd = (lambda v: float(v.std(ddof=1)) if len(v) > 1 else 0.0)
+        null = {"model": null_model.NAME, "epochs": np.nan, "n_folds": len(null_losses),
+                "loss": float(null_losses["loss"].mean()), "loss_sd": sd(null_losses["loss"]),
+                "val_loss": float(null_losses["val_loss"].mean()), "val_loss_sd": sd(null_losses["val_loss"]),
+                "loss_function": "MAE", "retrained_loss": np.nan}
+        at = next((i for i, r in enumerate(rows) if r["model"] == "autoencoder"), len(rows))
+        rows.insert(at, null)
+    out = pd.DataFrame(rows).set_index("model")
+    out["epochs"] = out["epochs"].astype("Int64")  # the null model has no epochs
+    return out
 
 
 def plot_learning_curves(curves_by_model: dict, path, *, final_histories: dict | None = None,
+                         null_val_loss: float | None = None, selected_epoch: int | None = None,
                          dpi: int = 150) -> None:
     """Figure 2: one panel per model, mean train/validation loss ± 1 s.d. over folds.
 
     Networks share one y-axis range (so their losses compare at a glance); the
     autoencoder (a different loss) has its own. A retrained model's training loss
-    (``final_histories``) is drawn dashed.
+    (``final_histories``) is drawn dashed. ``null_val_loss`` (the null model's validation
+    MAE, mean over folds: :func:`radiogenomics.null_model.losses_per_fold`) is drawn as a
+    horizontal line in every network panel: the level a validation curve must go below.
+    ``selected_epoch`` (``selection.epoch: best``) is marked by a vertical line there.
     """
     if not curves_by_model:
         raise RadiogenomicsError("learning curves: nothing to plot")
@@ -140,6 +162,8 @@ def plot_learning_curves(curves_by_model: dict, path, *, final_histories: dict |
         s = summaries[m]
         net_top = max(net_top, float(np.nanmax(s[["loss_mean", "val_loss_mean"]].to_numpy()
                                                  + s[["loss_sd", "val_loss_sd"]].to_numpy())))
+    if null_val_loss is not None and np.isfinite(null_val_loss):
+        net_top = max(net_top, float(null_val_loss))
     palette = sns.color_palette("colorblind", 3)
     for ax, (model, s) in zip(axes.flat, summaries.items()):
         epochs = s.index.to_numpy()
@@ -150,6 +174,11 @@ def plot_learning_curves(curves_by_model: dict, path, *, final_histories: dict |
             ax.plot(epochs, mean, color=colour, lw=2, label=f"{label} (mean)")
             ax.fill_between(epochs, mean - sd, mean + sd, color=colour, alpha=0.25, lw=0,
                             label=f"{label} ± 1 s.d.")
+        if model != "autoencoder" and null_val_loss is not None and np.isfinite(null_val_loss):
+            ax.axhline(float(null_val_loss), color="0.25", lw=1.3, ls=":",
+                       label="null: training-fold mean (validation)")
+        if model != "autoencoder" and selected_epoch is not None:
+            ax.axvline(int(selected_epoch), color="0.25", lw=1.0, ls="-.", label="selected epoch")
         hist = (final_histories or {}).get(model)
         if hist is not None and len(hist):
             ax.plot(hist["epoch"], hist["loss"], color=palette[2], lw=1.5, ls="--",
@@ -175,7 +204,11 @@ def plot_error_scatter(per_feature: pd.DataFrame, path, *, network: str = "pretr
     """Figure 3: network error (x) against reference error (y), MAE and MAPE panels.
 
     ``per_feature`` is :func:`radiogenomics.evaluation.evaluate`'s table. A feature above
-    the diagonal has lower error with the network; stars mark adjusted p < ``alpha``.
+    the diagonal has lower error with the network; stars mark adjusted p < ``alpha``. When
+    the table has the null model's rows, each feature's null error is marked by a grey
+    cross on the diagonal, at (null, null), joined to the feature's dot: a dot to the right
+    of its cross is a feature the network predicts worse than the training-fold mean, a
+    dot above it one the elastic net predicts worse.
     """
     needed = {"model", "feature", "mae", "mape", "p_mae_adjusted", "p_mape_adjusted"}
     missing = sorted(needed - set(per_feature.columns))
@@ -187,6 +220,9 @@ def plot_error_scatter(per_feature: pd.DataFrame, path, *, network: str = "pretr
             raise RadiogenomicsError(f"per-feature table: no rows for model {m!r} (have {sorted(models)})")
     net = per_feature[per_feature["model"] == network].set_index("feature")
     ref = per_feature[per_feature["model"] == reference].set_index("feature").loc[net.index]
+    null = None
+    if null_model.NAME in models:
+        null = per_feature[per_feature["model"] == null_model.NAME].set_index("feature").loc[net.index]
     sns.set_theme(style="whitegrid", context="notebook")
     fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.6))
     regions = [names.split_feature(f)[0] if _is_feature(f) else "other" for f in net.index]
@@ -198,7 +234,9 @@ def plot_error_scatter(per_feature: pd.DataFrame, path, *, network: str = "pretr
         y = ref[metric].to_numpy(float)
         sig = (net[pcol].to_numpy(float) < alpha)
         finite = np.isfinite(x) & np.isfinite(y)
-        hi = float(np.nanmax(np.concatenate([x[finite], y[finite]]))) if finite.any() else 1.0
+        z = null[metric].to_numpy(float) if null is not None else np.full(len(x), np.nan)
+        marked = finite & np.isfinite(z)
+        hi = float(np.nanmax(np.concatenate([x[finite], y[finite], z[marked]]))) if finite.any() else 1.0
         lo = 0.0
         hi = hi * 1.08 if hi > 0 else 1.0
         ax.fill_between([lo, hi], [lo, hi], [hi, hi], color="0.92", zorder=0)
@@ -207,6 +245,11 @@ def plot_error_scatter(per_feature: pd.DataFrame, path, *, network: str = "pretr
                 va="top", color="0.35")
         ax.text(hi - 0.04 * (hi - lo), lo + 0.04 * (hi - lo), "elastic net better", fontsize=9,
                 ha="right", color="0.35")
+        if marked.any():
+            for xi, yi, zi in zip(x[marked], y[marked], z[marked]):
+                ax.plot([zi, xi], [zi, yi], color="0.6", lw=0.7, zorder=2)
+            ax.scatter(z[marked], z[marked], marker="x", s=40, color="0.35", linewidth=1.2, zorder=2,
+                       label="null: training-fold mean (joined to its feature)")
         for region in dict.fromkeys(regions):
             idx = np.array([r == region for r in regions]) & finite
             for is_sig, marker, size in ((False, "o", 60), (True, "*", 260)):

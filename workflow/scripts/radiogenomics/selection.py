@@ -8,6 +8,15 @@ A configuration whose loss is not finite in some fold (training diverged) has no
 and cannot be selected. Ties (equal means) go to the configuration that sorts first
 by (learning rate, decay, activation, name), so the choice never depends on file order.
 
+``epoch="best"`` (config ``selection.epoch: best``; the authors' later code,
+novasmedley/deepRadiogenomics, kept each model's best epoch): the epoch is chosen too.
+For every configuration the mean over the folds of the validation loss at each epoch
+(Figure 2's mean validation curve) is formed, and the (configuration, epoch) with the
+lowest mean is selected (ties: the configuration as above, then the earliest epoch);
+every fold is then judged by its predictions at that epoch
+(:func:`write_epoch_predictions`). This is optimistic: the epoch is chosen on the same
+validation patients that report the error.
+
 Out-of-fold predictions: every supervised patient is a validation patient in exactly
 one fold; :func:`collect_oof` stacks the fold jobs' predictions into one patients x 20
 table and checks that each patient of the fold assignment appears exactly once.
@@ -15,6 +24,7 @@ table and checks that each patient of the fold assignment appears exactly once.
 
 from __future__ import annotations
 
+import gzip
 import math
 
 import numpy as np
@@ -55,16 +65,23 @@ def final_losses(histories: dict, column: str = "val_loss") -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["config", "fold"]).reset_index(drop=True)
 
 
-def select(histories: dict, hyperparameters: dict, n_folds: int | None = None):
-    """Pick the configuration with the lowest mean final-epoch validation loss.
+EPOCH_RULES = ("final", "best")
+
+
+def select(histories: dict, hyperparameters: dict, n_folds: int | None = None, epoch: str = "final"):
+    """Pick the configuration (and with ``epoch="best"`` the epoch) with the lowest mean
+    validation loss over the folds (see the module docstring).
 
     ``hyperparameters`` maps config name -> dict of its values (``learning_rate``,
     ``decay`` and for the autoencoder ``activation``). Returns ``(table, selected)``:
-    ``table`` indexed by ``config`` with the hyperparameters, ``mean_val_loss``,
-    ``sd_val_loss`` (sample sd over folds), ``mean_loss`` (final training loss),
-    ``n_folds``, ``rank`` (1 = selected) and ``selected``; ``selected`` a dict of the
-    chosen config's hyperparameters plus ``config`` and ``mean_val_loss``.
+    ``table`` indexed by ``config`` with the hyperparameters, ``epoch`` (the epoch the
+    configuration is judged at: the last, or its best), ``mean_val_loss``, ``sd_val_loss``
+    (sample sd over folds) and ``mean_loss`` (training loss) at that epoch, ``n_folds``,
+    ``rank`` (1 = selected) and ``selected``; ``selected`` a dict of the chosen config's
+    hyperparameters plus ``config``, ``epoch`` and ``mean_val_loss``.
     """
+    if epoch not in EPOCH_RULES:
+        raise RadiogenomicsError(f"selection: epoch must be one of {EPOCH_RULES}, got {epoch!r}")
     per_fold = final_losses(histories)
     unknown = sorted(set(per_fold["config"]) - set(hyperparameters))
     if unknown:
@@ -76,6 +93,8 @@ def select(histories: dict, hyperparameters: dict, n_folds: int | None = None):
         raise RadiogenomicsError(
             f"selection: fold histories have different numbers of epochs {sorted(set(per_fold['epochs']))}"
         )
+    if epoch == "best":  # judge every configuration at its best epoch instead of the last
+        per_fold = final_losses(_at_best_epoch(histories))
     rows = []
     for config, group in per_fold.groupby("config", sort=True):
         if n_folds is not None and sorted(group["fold"]) != list(range(1, n_folds + 1)):
@@ -87,6 +106,7 @@ def select(histories: dict, hyperparameters: dict, n_folds: int | None = None):
         rows.append({
             "config": config,
             **hyperparameters[config],
+            "epoch": int(group["epochs"].iloc[0]),
             "n_folds": len(group),
             "mean_val_loss": float(val.mean()) if finite else math.nan,
             "sd_val_loss": float(val.std(ddof=1)) if finite and len(val) > 1 else math.nan,
@@ -106,10 +126,30 @@ def select(histories: dict, hyperparameters: dict, n_folds: int | None = None):
     table["selected"] = table["rank"] == 1
     table = table.set_index("config")
     best = table.index[0]
-    selected = {"config": best, **hyperparameters[best],
+    selected = {"config": best, **hyperparameters[best], "epoch": int(table.loc[best, "epoch"]),
                 "mean_val_loss": float(table.loc[best, "mean_val_loss"]),
                 "sd_val_loss": _none_if_nan(table.loc[best, "sd_val_loss"])}
     return table, selected
+
+
+def _at_best_epoch(histories: dict) -> dict:
+    """Every history cut after its configuration's best epoch: the epoch with the lowest
+    mean validation loss over the configuration's folds (the earliest of equal ones; a
+    non-finite mean never wins). The cut histories' last rows are what is compared."""
+    by_config = {}
+    for (config, fold), hist in histories.items():
+        by_config.setdefault(str(config), {})[fold] = check_history(hist, f"history of {config} fold {fold}")
+    out = {}
+    for config, folds in by_config.items():
+        lengths = {len(h) for h in folds.values()}
+        if len(lengths) != 1:
+            raise RadiogenomicsError(f"selection: folds of {config} have different numbers of epochs {sorted(lengths)}")
+        mean = np.mean(np.stack([h["val_loss"].to_numpy(float) for h in folds.values()]), axis=0)
+        mean = np.where(np.isfinite(mean), mean, np.inf)
+        best = int(np.argmin(mean)) + 1  # argmin: the first of equal minima
+        for fold, hist in folds.items():
+            out[(config, fold)] = hist.iloc[:best]
+    return out
 
 
 def _none_if_nan(value):
@@ -160,6 +200,40 @@ def collect_oof(predictions: dict, folds: pd.Series, columns=None) -> pd.DataFra
     oof = oof.loc[folds.index.astype(str)]
     oof.index.name = "patient"
     return oof
+
+
+def write_epoch_predictions(predictions, patients, columns, path) -> None:
+    """Every epoch's validation predictions of a fold job, for ``selection.epoch: best``.
+
+    ``predictions``: epochs × patients × columns (as ``training.fit(val_predictions=...)``
+    collects them). Written as gzip-compressed TSV (columns ``epoch``, ``patient``, then
+    ``columns``; 9 significant digits, which round-trip float32), with the gzip header's
+    time stamp fixed so that the same job gives the same bytes.
+    """
+    from . import io
+
+    values = np.asarray(predictions, dtype=np.float64)
+    epochs, n, k = values.shape
+    frame = pd.DataFrame(values.reshape(epochs * n, k), columns=list(columns))
+    frame.insert(0, "patient", np.tile(np.asarray(patients, dtype=object), epochs))
+    frame.insert(0, "epoch", np.repeat(np.arange(1, epochs + 1), n))
+    text = frame.to_csv(sep="\t", index=False, float_format="%.9g").encode()
+    # no file name and no time in the header (pandas' gzip writes the temporary's name)
+    with io.atomic_path(path) as tmp, open(tmp, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
+        handle.write(text)
+
+
+def read_epoch_predictions(path, epoch: int) -> pd.DataFrame:
+    """The predictions of one epoch from :func:`write_epoch_predictions`' file (index patient)."""
+    frame = pd.read_csv(path, sep="\t", compression="gzip", dtype={"patient": str})
+    if "epoch" not in frame.columns or "patient" not in frame.columns:
+        raise RadiogenomicsError(f"{path}: expected columns 'epoch' and 'patient'")
+    part = frame[frame["epoch"] == int(epoch)].drop(columns="epoch").set_index("patient")
+    if part.empty:
+        raise RadiogenomicsError(f"{path}: no predictions for epoch {epoch} (epochs {frame['epoch'].min()}-"
+                                 f"{frame['epoch'].max()})")
+    return part
 
 
 def curves(histories: dict) -> pd.DataFrame:

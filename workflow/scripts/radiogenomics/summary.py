@@ -9,8 +9,11 @@ The significance markers of Tables 3 and 4 did not survive in the manuscript tex
 the features the paper calls significant (adjusted p < 0.05, network with pre-training
 and dropout vs linear regression) are taken from §3.2 and §3.3.
 
-Every cell of the comparison tables reads ``this run (paper)``; ``*`` marks an adjusted
-Wilcoxon p-value < 0.05 against the elastic net.
+Every cell of the comparison tables reads ``this run (paper)`` (with ``[low, high]``, the
+95 % paired-bootstrap interval, after this run's value); ``*`` marks an adjusted Wilcoxon
+p-value < 0.05 against the elastic net. The null model (``mean``: each feature's
+training-fold mean) has its own column, and :mod:`radiogenomics.verdict` puts what the
+numbers say first.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import names
+from . import names, null_model, verdict
 
 PAPER_REFERENCE = (
     "Smedley NF, Hsu W. Using deep neural networks for radiogenomic analysis. "
@@ -37,6 +40,7 @@ HEADS = {
     "pretrain": "NN, pre-train",
     "pretrain_dropout": "NN, pre-train + dropout",
     "elastic_net": "linear regression (elastic net)",
+    null_model.NAME: "null (training-fold mean)",
 }
 
 #: Paper Table 2 (models: no / yes / yes+drop pre-training, linear regression).
@@ -162,8 +166,18 @@ def cell(run: str, paper: str | None) -> str:
     return run if paper is None else f"{run} ({paper})"
 
 
+def with_interval(text: str, low, high, kind: str) -> str:
+    """``value [low, high]`` when the interval is known, else ``value``."""
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return text
+    return f"{text} [{fmt(low, kind)}, {fmt(high, kind)}]"
+
+
+_CI_SUFFIXES = ("_ci_low", "_ci_high")
+
+
 def _model_cols(frame: pd.DataFrame, prefix: str) -> list[str]:
-    return [c[len(prefix):] for c in frame.columns if c.startswith(prefix)]
+    return [c[len(prefix):] for c in frame.columns if c.startswith(prefix) and not c.endswith(_CI_SUFFIXES)]
 
 
 def feature_row_label(feature: str, unit: str | None = None) -> str:
@@ -176,7 +190,7 @@ def feature_row_label(feature: str, unit: str | None = None) -> str:
     return f"{region} {names.LABELS[shape]}" + (f" ({unit})" if unit else "")
 
 
-def table2_display(table2: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
+def table2_display(table2: pd.DataFrame, with_paper: bool = True, reference: str = "elastic_net") -> pd.DataFrame:
     """The paper's Table 2 layout: rows are the measures, columns the models."""
     models = list(table2.index)
     paper = PAPER_TABLE2 if with_paper else None
@@ -189,15 +203,19 @@ def table2_display(table2: pd.DataFrame, with_paper: bool = True) -> pd.DataFram
         v = get(paper, m, col)
         return None if paper is None or m not in paper.index else fmt(v, kind)
 
-    rows["average MAE"] = [cell(fmt(table2.loc[m, "mean_mae"], "mae"), pv(m, "mean_mae", "mae")) for m in models]
-    rows["average MAPE (%)"] = [cell(fmt(table2.loc[m, "mean_mape"], "mape"), pv(m, "mean_mape", "mape"))
-                                for m in models]
+    def average(m, metric, kind):
+        run = with_interval(fmt(table2.loc[m, f"mean_{metric}"], kind), get(table2, m, f"mean_{metric}_ci_low"),
+                            get(table2, m, f"mean_{metric}_ci_high"), kind)
+        return cell(run, pv(m, f"mean_{metric}", kind))
+
+    rows["average MAE [95 % CI]"] = [average(m, "mae", "mae") for m in models]
+    rows["average MAPE (%) [95 % CI]"] = [average(m, "mape", "mape") for m in models]
     for metric in ("mae", "mape"):
         vals = []
         for m in models:
             n = table2.loc[m, f"n_lower_{metric}"]
             if pd.isna(n):
-                vals.append("reference")
+                vals.append("reference" if m == reference else "–")
                 continue
             run = f"{int(n)} ({fmt(table2.loc[m, f'pct_lower_{metric}'], 'pct')}%)"
             pn = get(paper, m, f"n_lower_{metric}")
@@ -205,11 +223,23 @@ def table2_display(table2: pd.DataFrame, with_paper: bool = True) -> pd.DataFram
                 f"{int(pn)} ({fmt(get(paper, m, f'pct_lower_{metric}'), 'pct')}%)"
             vals.append(run if ppaper is None else f"{run} [paper {ppaper}]")
         rows[f"features with lower {metric.upper()}"] = vals
+
+    def better_worse(m, versus, metric):
+        b, w = (get(table2, m, f"n_{d}_than_{versus}_{metric}") for d in ("better", "worse"))
+        return "–" if b is None or pd.isna(b) else f"{int(b)} / {int(w)}"
+
     for metric in ("mae", "mape"):
         col = f"n_significant_{metric}"
         if col in table2.columns:
             rows[f"features significantly different, {metric.upper()}"] = [
-                "reference" if pd.isna(table2.loc[m, col]) else str(int(table2.loc[m, col])) for m in models]
+                ("reference" if m == reference else "–") if pd.isna(table2.loc[m, col])
+                else str(int(table2.loc[m, col])) for m in models]
+        if f"n_better_than_reference_{metric}" in table2.columns:
+            rows[f"significantly better / worse than the elastic net, {metric.upper()}"] = [
+                "reference" if m == reference else better_worse(m, "reference", metric) for m in models]
+        if f"n_better_than_mean_{metric}" in table2.columns and null_model.NAME in models:
+            rows[f"significantly better / worse than the null, {metric.upper()}"] = [
+                "null" if m == null_model.NAME else better_worse(m, "mean", metric) for m in models]
         col = f"n_best_{metric}"
         if col in table2.columns:
             rows[f"features with the lowest {metric.upper()} of all models"] = [
@@ -232,6 +262,8 @@ def _feature_table_display(table: pd.DataFrame, prefix: str, paper: pd.DataFrame
             run = fmt(table.loc[f, f"{prefix}{m}"], kind)
             if sig_col in table.columns and bool(table.loc[f, sig_col]):
                 run += "*"
+            run = with_interval(run, table.loc[f].get(f"{prefix}{m}_ci_low"),
+                                table.loc[f].get(f"{prefix}{m}_ci_high"), kind)
             pap = None
             if paper is not None and f in paper.index and f"{prefix}{m}" in paper.columns:
                 pap = str(paper.loc[f, f"{prefix}{m}"])
@@ -302,6 +334,9 @@ def selected_display(ae_selected: dict, dnn_selected: dict, with_paper: bool = T
             rows.append({"model": "autoencoder" if model == "autoencoder" else
                          "radiogenomic network (pre-training + dropout; shared by all networks)",
                          "hyperparameter": key, "selected": cell(value, pap)})
+        if sel and sel.get("epoch_rule") == "best":
+            rows.append({"model": rows[-1]["model"], "hyperparameter": "epoch (selection.epoch: best)",
+                         "selected": str(sel.get("epoch"))})
         if sel and "mean_val_loss" in sel:
             rows.append({"model": rows[-1]["model"], "hyperparameter": "mean validation loss over folds",
                          "selected": fmt(sel["mean_val_loss"])})
@@ -339,21 +374,47 @@ def markdown_table(frame: pd.DataFrame, index: bool = False) -> str:
     return "\n".join([head, rule, *body])
 
 
+def differences_display(differences: pd.DataFrame) -> pd.DataFrame:
+    """The differences of the average errors with their intervals, one row per comparison."""
+    rows = []
+    for r in differences.itertuples(index=False):
+        kind = "mae" if r.metric == "mae" else "mape"
+        rows.append({"model": HEADS.get(r.model, r.model), "minus": HEADS.get(r.versus, r.versus),
+                     "metric": "MAE" if r.metric == "mae" else "MAPE (%)",
+                     "difference of the averages": fmt(r.estimate, kind),
+                     "95 % CI": "–" if pd.isna(r.ci_low) else f"{fmt(r.ci_low, kind)} to {fmt(r.ci_high, kind)}"})
+    return pd.DataFrame(rows)
+
+
+def verdict_lines(tables: dict, epoch: str = "final") -> list[str]:
+    """The verdict (:mod:`radiogenomics.verdict`) of this run's tables."""
+    return verdict.verdict_lines(tables["table2"], tables["differences"], n_features=len(tables["table3"]),
+                                 epoch=epoch)
+
+
 def summary_markdown(tables: dict, *, losses: pd.DataFrame | None = None, ae_selected: dict | None = None,
                      dnn_selected: dict | None = None, patients: pd.DataFrame | None = None,
-                     title: str = "Radiogenomics: reproduction summary", demo: bool = False) -> str:
-    """``results/summary.md``: this run's Tables 2-4 beside the paper's numbers."""
+                     title: str = "Radiogenomics: reproduction summary", demo: bool = False,
+                     epoch: str = "final") -> str:
+    """``results/summary.md``: the verdict, then this run's Tables 2-4 beside the paper's numbers.
+
+    ``tables`` holds ``table2``, ``table3``, ``table4`` and (for the verdict and the
+    differences) ``differences``.
+    """
     parts = [f"# {title}", ""]
-    parts += [
-        f"Paper: {PAPER_REFERENCE}.", "",
-        "Each cell reads **this run (paper)**. `*` marks a Bonferroni-adjusted paired Wilcoxon "
-        "p < 0.05 against the elastic net (for the paper: the features §3.2-3.3 name, network "
-        "with pre-training and dropout only). Full-precision numbers are in "
-        "`results/evaluation/*.tsv`.", "",
-    ]
     if demo:
         parts += ["> **Demo run**: a small generated cohort, not TCGA/BraTS. The paper's numbers are "
                   "shown for layout only; they are not expected to match.", ""]
+    if "differences" in tables:
+        parts += ["## Verdict", "", verdict.verdict_markdown(verdict_lines(tables, epoch)), ""]
+    parts += [
+        f"Paper: {PAPER_REFERENCE}.", "",
+        "Each cell reads **this run (paper)**; `[a, b]` is a 95 % paired-bootstrap interval. `*` marks "
+        "a Bonferroni-adjusted paired Wilcoxon p < 0.05 against the elastic net (for the paper: the "
+        "features §3.2-3.3 name, network with pre-training and dropout only). The null model predicts "
+        "every feature by its training-fold mean. Full-precision numbers are in "
+        "`results/evaluation/*.tsv`.", "",
+    ]
     if patients is not None:
         parts += ["## Cohort", "", markdown_table(cohort_display(patients)), ""]
     if ae_selected is not None or dnn_selected is not None:
@@ -367,11 +428,40 @@ def summary_markdown(tables: dict, *, losses: pd.DataFrame | None = None, ae_sel
               "Average over the 20 features; features with lower error than the elastic net "
               "(this run [paper]).", "",
               markdown_table(table2_display(tables["table2"]), index=True), ""]
+    if "differences" in tables:
+        parts += ["## Differences of the average errors", "",
+                  "Model minus the elastic net and model minus the null; negative = lower error.", "",
+                  markdown_table(differences_display(tables["differences"])), ""]
     parts += ["## Table 3. MAE in original units", "",
               markdown_table(table3_display(tables["table3"])), ""]
     parts += ["## Table 4. MAPE (%)", "",
               markdown_table(table4_display(tables["table4"])), ""]
     return "\n".join(parts)
+
+
+# ------------------------------------------------------------ landing page
+#: The line of ``workflow/report/workflow.rst`` where the verdict goes.
+VERDICT_MARKER = ".. verdict:"
+
+
+def landing_page(template: str, lines: list[str]) -> str:
+    """The report's landing page: ``template`` (the workflow description, a Jinja/rst text)
+    with the verdict as a section in place of the comment that starts with
+    :data:`VERDICT_MARKER` (and its indented continuation lines)."""
+    out, skipping, placed = [], False, False
+    section = ["Verdict", "-------", "", verdict.verdict_rst(lines), ""]
+    for line in template.splitlines():
+        if line.startswith(VERDICT_MARKER):
+            out += section
+            skipping = placed = True
+            continue
+        if skipping and line.startswith("   "):
+            continue
+        skipping = False
+        out.append(line)
+    if not placed:
+        raise ValueError(f"report template: no line starting with {VERDICT_MARKER!r}")
+    return "\n".join(out) + "\n"
 
 
 # ---------------------------------------------------------------------- HTML
@@ -408,6 +498,8 @@ def html_page(title: str, sections, notes: str | None = None) -> str:
             + "\n".join(body) + "\n</body></html>\n")
 
 
-CELL_NOTE = ("Each cell: this run (paper). * = Bonferroni-adjusted paired Wilcoxon p < 0.05 against "
-             "the elastic net (paper: network with pre-training and dropout, as named in §3.2-3.3). "
+CELL_NOTE = ("Each cell: this run [95 % paired-bootstrap interval] (paper). * = Bonferroni-adjusted "
+             "paired Wilcoxon p < 0.05 against the elastic net (paper: network with pre-training and "
+             "dropout, as named in §3.2-3.3). The null model predicts each feature by its "
+             "training-fold mean. "
              "Paper: " + PAPER_REFERENCE + ".")

@@ -308,13 +308,16 @@ def fit(
     nonneg=(),
     verbose=False,
     method="auto",
+    val_predictions=None,
 ) -> pd.DataFrame:
     """Train ``model`` in place (see the module docstring); return the per-epoch history.
 
     Returns a DataFrame with columns ``epoch`` (1..epochs), ``loss`` and ``val_loss``
     (NaN without validation data). ``method`` picks the loop: ``"dense"``, ``"lowrank"``
     (every unconstrained layer low-rank) or ``"auto"`` (low-rank where it saves memory
-    traffic); all give the same numbers to float32 rounding.
+    traffic); all give the same numbers to float32 rounding. ``val_predictions``: a list
+    to which, after every epoch, the model's predictions for ``x_val`` (the ones its
+    ``val_loss`` is computed from, float32 rows × outputs) are appended.
     """
     tf = _tf()
     tf.config.experimental.enable_op_determinism()
@@ -352,7 +355,12 @@ def fit(
         for epoch in range(1, epochs + 1):
             perm = tf.constant(shuffle_rng.permutation(n).astype(np.int32))
             train_loss = float(loop.epoch(xt, yt, perm))
-            val_loss = float(loop.evaluate(xv, yv)) if has_val else float("nan")
+            val_loss = float("nan")
+            if has_val:
+                loss_t, pred_t = loop.evaluate(xv, yv)
+                val_loss = float(loss_t)
+                if val_predictions is not None:
+                    val_predictions.append(pred_t.numpy())
             rows.append((epoch, train_loss, val_loss))
             if verbose:
                 print(f"epoch {epoch}/{epochs}: loss {train_loss:.6g} val_loss {val_loss:.6g}",
@@ -552,10 +560,10 @@ class _Loop:
         if self.span is not None:
             span_in = (xd0, gram, self.tf.reshape(self.ring_idx, [-1]))
         pred, _ = self.net.forward(self.tf, x, False, coef_rows=coef_rows, span_in=span_in)
-        return self.loss_fn(y, pred)
+        return self.loss_fn(y, pred), pred
 
     def evaluate(self, x, y):
-        """Loss on (x, y) in inference mode with the current weights W_t."""
+        """Loss on (x, y) and the predictions, in inference mode with the current weights W_t."""
         tf = self.tf
         if self.span is None:
             return self._evaluate_fn(x, y, tf.zeros([0]), tf.zeros([0]))
