@@ -340,6 +340,6 @@ def test_verdict_when_the_network_beats_both():
     assert "Networks significantly better than the null model on at least one feature: network with " \
         "pre-training and dropout." in text
     assert "against the elastic net, significantly better on 20 and worse on 0 of 20 features" in text
-    assert "The elastic net is not significantly better than the null model on any feature either." in text
+    assert "The elastic net is not significantly better than the null model on any feature." in text
     assert "optimistic" not in text
     assert "optimistic" in "\n".join(summary.verdict_lines(tables, epoch="best"))

@@ -69,12 +69,12 @@ def _against(table2, differences, model, versus, label, n_features) -> str:
         return ""
     text = (f"against {label}, significantly better on {mae_b} and worse on {mae_w} of {n_features} "
             f"features by MAE (by MAPE: {mape_b} better, {mape_w} worse)")
-    for metric, label in (("mae", "MAE"), ("mape", "MAPE")):
+    for metric, metric_name in (("mae", "MAE"), ("mape", "MAPE")):
         row = differences[(differences["model"] == model) & (differences["versus"] == versus)
                           & (differences["metric"] == metric)]
         if len(row):
             r = row.iloc[0]
-            text += (f"; difference of the average {label} {_signed(r['estimate'], metric)}"
+            text += (f"; difference of the average {metric_name} {_signed(r['estimate'], metric)}"
                      f"{_interval(r['ci_low'], r['ci_high'], metric, signed=True)}")
     return text
 
@@ -116,7 +116,7 @@ def verdict_lines(table2: pd.DataFrame, differences: pd.DataFrame, *, reference:
         if (_count(table2, reference, "n_better_than_mean_mae") or 0) == 0 and \
                 (_count(table2, reference, "n_better_than_mean_mape") or 0) == 0:
             lines.append(f"The {_name(reference)} is not significantly better than the null model on any "
-                         "feature either.")
+                         "feature" + (" either." if not beat_null else "."))
     beat_ref = [m for m in networks if (_count(table2, m, "n_better_than_reference_mae") or 0) > 0
                 or (_count(table2, m, "n_better_than_reference_mape") or 0) > 0]
     if not beat_ref:
@@ -131,7 +131,7 @@ def verdict_lines(table2: pd.DataFrame, differences: pd.DataFrame, *, reference:
 
 
 def verdict_markdown(lines: list[str]) -> str:
-    """The verdict as a Markdown section body."""
+    """The verdict as a Markdown section body (paragraphs; consecutive bullets form a list)."""
     out = []
     for line in lines:
         if out and not (line.startswith("- ") and out[-1].startswith("- ")):
@@ -141,14 +141,6 @@ def verdict_markdown(lines: list[str]) -> str:
 
 
 def verdict_rst(lines: list[str]) -> str:
-    """The verdict as reStructuredText (for the report's landing page).
-
-    Markdown's ``**bold**`` is also reStructuredText's; backticks become literals.
-    """
-    out = []
-    for line in lines:
-        text = line.replace("`", "``")
-        if out and not (text.startswith("- ") and out[-1].startswith("- ")):
-            out.append("")
-        out.append(text)
-    return "\n".join(out)
+    """The verdict as reStructuredText (for the report's landing page): the same text, since
+    ``**bold**`` and ``- `` bullets are also reStructuredText; backticks become literals."""
+    return verdict_markdown([line.replace("`", "``") for line in lines])
