@@ -7,7 +7,8 @@
   image feature, x = the network's error, y = the reference model's (elastic net) error,
   MAE and MAPE side by side; the diagonal is equal error, so dots *above* it are
   features the network predicts better (the paper's orientation). Features whose
-  Bonferroni-adjusted Wilcoxon p-value is below 0.05 are drawn as stars and labelled.
+  Bonferroni-adjusted Wilcoxon p-value is below 0.05 are drawn as stars, and the
+  :data:`MAX_LABELS` of them farthest from the diagonal are labelled.
 
 Both figures mark the null model (each feature predicted by its training-fold mean): a
 horizontal line at its validation MAE in each network panel of Figure 2, a cross per
@@ -259,8 +260,10 @@ def plot_error_scatter(per_feature: pd.DataFrame, path, *, network: str = "pretr
                 label = f"{region}" + (" (adjusted p < %g)" % alpha if is_sig else "")
                 ax.scatter(x[sel], y[sel], s=size, marker=marker, color=palette[region],
                            edgecolor="black" if is_sig else "white", linewidth=0.8, zorder=3, label=label)
-        _label_points(ax, [short_label(f) for f in net.index[sig & finite]],
-                      x[sig & finite], y[sig & finite], lo, hi)
+        shown = np.flatnonzero(sig & finite)
+        # the significant features farthest from the diagonal get a label (too many overlap)
+        shown = shown[np.argsort(-np.abs(x[shown] - y[shown]), kind="stable")[:MAX_LABELS]]
+        _label_points(ax, [short_label(f) for f in net.index[shown]], x[shown], y[shown], lo, hi)
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal")
@@ -276,6 +279,11 @@ def plot_error_scatter(per_feature: pd.DataFrame, path, *, network: str = "pretr
                frameon=False)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     _save(fig, path, dpi)
+
+
+#: Figure 3 labels at most this many significant features per panel (the farthest from the
+#: diagonal): the vertical nudging keeps about this many labels apart inside the axes.
+MAX_LABELS = 8
 
 
 def _label_points(ax, labels, x, y, lo, hi) -> None:
