@@ -21,12 +21,8 @@ from .errors import RadiogenomicsError
 NAME = "mean"
 
 
-def training_fold_means(measured: pd.DataFrame, folds: pd.Series) -> pd.DataFrame:
-    """Out-of-fold predictions of the null model (patients × features, like ``measured``).
-
-    ``measured``: supervised patients × features without missing values; ``folds``:
-    patient -> fold (every patient of ``measured`` must have one).
-    """
+def _values_and_folds(measured: pd.DataFrame, folds) -> tuple[np.ndarray, np.ndarray]:
+    """The measured values (checked complete) and each row's fold (checked present, >= 2 folds)."""
     folds = pd.Series(folds)
     folds.index = folds.index.astype(str)
     missing = [p for p in measured.index if str(p) not in folds.index]
@@ -38,6 +34,16 @@ def training_fold_means(measured: pd.DataFrame, folds: pd.Series) -> pd.DataFram
     values = measured.to_numpy(dtype=float)
     if not np.isfinite(values).all():
         raise RadiogenomicsError("null model: the measured features have missing values")
+    return values, fold_of
+
+
+def training_fold_means(measured: pd.DataFrame, folds: pd.Series) -> pd.DataFrame:
+    """Out-of-fold predictions of the null model (patients × features, like ``measured``).
+
+    ``measured``: supervised patients × features without missing values; ``folds``:
+    patient -> fold (every patient of ``measured`` must have one).
+    """
+    values, fold_of = _values_and_folds(measured, folds)
     out = np.empty_like(values)
     for k in np.unique(fold_of):
         held_out = fold_of == k
@@ -53,15 +59,11 @@ def losses_per_fold(measured: pd.DataFrame, folds: pd.Series) -> pd.DataFrame:
     patients and features), so ``val_loss`` is the line Figure 2's validation curves must
     go below.
     """
-    pred = training_fold_means(measured, folds)
-    folds = pd.Series(folds)
-    folds.index = folds.index.astype(str)
-    fold_of = folds.loc[[str(p) for p in measured.index]].to_numpy()
-    values = measured.to_numpy(dtype=float)
+    values, fold_of = _values_and_folds(measured, folds)
     rows = []
     for k in np.unique(fold_of):
         held_out = fold_of == k
         train_mean = values[~held_out].mean(axis=0)
         rows.append({"fold": int(k), "loss": float(np.mean(np.abs(values[~held_out] - train_mean))),
-                     "val_loss": float(np.mean(np.abs(values[held_out] - pred.to_numpy()[held_out])))})
+                     "val_loss": float(np.mean(np.abs(values[held_out] - train_mean)))})
     return pd.DataFrame(rows, columns=["fold", "loss", "val_loss"])
