@@ -12,14 +12,14 @@ inp = snakemake.input
 selected = io.read_json(inp.selected)
 chosen = selected["config"]
 folds = io.read_tsv(inp.folds)["fold"].astype(int)
+epoch = int(selected["epoch"])  # the last one, or with selection.epoch: best the best one
 predictions, histories = {}, {}
 for (config, fold), pred, hist, per_epoch in zip(p.jobs, inp.predictions, inp.histories, inp.epoch_predictions,
                                                  strict=True):
     if config in (chosen, "selected"):
         histories[int(fold)] = io.read_tsv(hist, index_col=None)
-        epoch = int(selected.get("epoch") or len(histories[int(fold)]))
-        # the final epoch's are the job's own predictions; an earlier selected epoch's
-        # (selection.epoch: best) come from the per-epoch file
+        # the final epoch's are the job's own predictions; an earlier one's come from the
+        # per-epoch file
         predictions[int(fold)] = (io.read_tsv(pred) if epoch == len(histories[int(fold)])
                                   else selection.read_epoch_predictions(per_epoch, epoch))
 oof = selection.collect_oof(predictions, folds, columns=IMAGE_FEATURES)

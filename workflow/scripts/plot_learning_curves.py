@@ -29,10 +29,9 @@ measured = io.read_tsv(inp.measured)
 measured.index = measured.index.astype(str)
 null = null_model.losses_per_fold(evaluation.supervised_measured(measured, folds, inp.folds), folds)
 dnn_selected = io.read_json(inp.dnn_selected)
-epoch = int(dnn_selected.get("epoch") or 0)
+best_epoch = int(dnn_selected["epoch"]) if dnn_selected.get("epoch_rule") == "best" else None
 plots.plot_learning_curves(curves, out.figure, final_histories=final, null_val_loss=float(null["val_loss"].mean()),
-                           selected_epoch=epoch if dnn_selected.get("epoch_rule") == "best" else None,
-                           dpi=int(params.dpi))
+                           selected_epoch=best_epoch, dpi=int(params.dpi))
 losses = plots.final_losses(curves, final, null_losses=null)
 io.write_tsv(losses, out.losses)
 log.info("final losses:\n%s", losses.to_string())

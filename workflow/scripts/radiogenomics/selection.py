@@ -135,15 +135,14 @@ def select(histories: dict, hyperparameters: dict, n_folds: int | None = None, e
 def _at_best_epoch(histories: dict) -> dict:
     """Every history cut after its configuration's best epoch: the epoch with the lowest
     mean validation loss over the configuration's folds (the earliest of equal ones; a
-    non-finite mean never wins). The cut histories' last rows are what is compared."""
+    non-finite mean never wins). The cut histories' last rows are what is compared. The
+    histories are checked (and of one length) already: :func:`select` calls this after
+    :func:`final_losses`."""
     by_config = {}
     for (config, fold), hist in histories.items():
         by_config.setdefault(str(config), {})[fold] = check_history(hist, f"history of {config} fold {fold}")
     out = {}
     for config, folds in by_config.items():
-        lengths = {len(h) for h in folds.values()}
-        if len(lengths) != 1:
-            raise RadiogenomicsError(f"selection: folds of {config} have different numbers of epochs {sorted(lengths)}")
         mean = np.mean(np.stack([h["val_loss"].to_numpy(float) for h in folds.values()]), axis=0)
         mean = np.where(np.isfinite(mean), mean, np.inf)
         best = int(np.argmin(mean)) + 1  # argmin: the first of equal minima
