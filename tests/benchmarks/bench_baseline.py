@@ -12,7 +12,8 @@ linear signal (10 genes), target scaled to [0, 1]; 10 folds.
    takes a comma-separated list of path lengths (e.g. ``100,400,4000``).
 3. When R's glmnet is installed (``Rscript`` on the PATH, e.g. Debian's ``r-cran-glmnet``):
    ``cv.glmnet`` on the same data, folds and λ grid, one α at a time with glmnet's defaults
-   (``thresh = 1e-7``; its early path stop allowed unless ``--glmnet-full-path``), with one
+   (``thresh = 1e-7`` unless ``--glmnet-thresh``; its early path stop allowed unless
+   ``--glmnet-full-path``), with one
    thread; both times, their ratio, and whether the selections (per α and overall, by
    glmnet's pooled CV MSE = our pooled R², intercept-only models excluded) are the same, per
    path length. ``--skip-glmnet`` turns it off.
@@ -72,6 +73,8 @@ def main(argv=None):
     ap.add_argument("--skip-glmnet", action="store_true", help="part 3 off even when glmnet is installed")
     ap.add_argument("--glmnet-full-path", action="store_true",
                     help="part 3: glmnet.control(fdev = 0), no early path stop (the whole grid, as ours)")
+    ap.add_argument("--glmnet-thresh", type=float, default=1e-7,
+                    help="part 3: glmnet's convergence threshold (its default 1e-7; smaller: closer to exact)")
     ap.add_argument("--standardize", choices=("false", "true", "both"), default="false",
                     help="part 2: baseline.standardize (glmnet's standardize = TRUE), or both settings")
     args = ap.parse_args(argv)
@@ -165,10 +168,11 @@ def main(argv=None):
             print("\n[3] glmnet: not run (no Rscript with the glmnet package)")
             return
         print(f"\n[3] R glmnet (cv.glmnet, same data, folds and lambda grid, one thread"
-              f"{', no early path stop' if args.glmnet_full_path else ', its defaults'}) vs ours")
+              f"{', no early path stop' if args.glmnet_full_path else ''}, thresh={args.glmnet_thresh:g}) vs ours")
         rows = []
         for (standardize, L), (res, t, c) in ours.items():
-            g = run_glmnet(X, y, folds, res["l1_ratios"], res["lambdas"], standardize, args.glmnet_full_path)
+            g = run_glmnet(X, y, folds, res["l1_ratios"], res["lambdas"], standardize, args.glmnet_full_path,
+                           args.glmnet_thresh)
             # ours per α: the pooled-R² argmax among the models that are not intercept-only
             r2 = np.where(res["intercept_only"], -np.inf, res["r2_path"])
             per_alpha = r2.argmax(axis=1)
@@ -193,6 +197,7 @@ dir <- args[1]
 suppressMessages(library(glmnet))
 dims <- scan(file.path(dir, "dims.txt"), quiet = TRUE)
 N <- dims[1]; p <- dims[2]; A <- dims[3]; L <- dims[4]; std <- dims[5] == 1; full <- dims[6] == 1
+thresh <- dims[7]
 X <- matrix(readBin(file.path(dir, "X.bin"), "double", N * p), nrow = N, byrow = TRUE)
 y <- readBin(file.path(dir, "y.bin"), "double", N)
 foldid <- readBin(file.path(dir, "folds.bin"), "integer", N)
@@ -204,7 +209,7 @@ lines <- character(0)
 t0 <- proc.time()
 for (a in seq_len(A)) {
   fit <- cv.glmnet(X, y, alpha = alphas[a], lambda = lambdas[a, ], foldid = foldid,
-                   standardize = std, type.measure = "mse", grouped = TRUE)
+                   standardize = std, type.measure = "mse", grouped = TRUE, thresh = thresh)
   cvm <- fit$cvm
   # the first lambda (lambda_max) is the intercept-only model: excluded, as ours
   # (ridge, alpha = 0, has none)
@@ -231,7 +236,7 @@ def glmnet_available():
     return done.returncode == 0
 
 
-def run_glmnet(X, y, folds, alphas, lambdas, standardize, full_path):
+def run_glmnet(X, y, folds, alphas, lambdas, standardize, full_path, thresh=1e-7):
     """cv.glmnet on X, y with ``foldid = folds`` and the λ grid ``lambdas`` (A, L), one α at a
     time, one thread; returns the per-α selected step, fitted path lengths, the overall
     selection (a, t) and the elapsed and CPU seconds of the fits (R's proc.time)."""
@@ -245,7 +250,7 @@ def run_glmnet(X, y, folds, alphas, lambdas, standardize, full_path):
         np.asarray(alphas, dtype="<f8").tofile(os.path.join(tmp, "alphas.bin"))
         np.ascontiguousarray(lambdas, dtype="<f8").tofile(os.path.join(tmp, "lambdas.bin"))
         with open(os.path.join(tmp, "dims.txt"), "w") as fh:
-            fh.write(f"{N} {p} {A} {L} {int(standardize)} {int(full_path)}\n")
+            fh.write(f"{N} {p} {A} {L} {int(standardize)} {int(full_path)} {thresh!r}\n")
         script = os.path.join(tmp, "cv_glmnet.R")
         with open(script, "w") as fh:
             fh.write(GLMNET_SCRIPT)

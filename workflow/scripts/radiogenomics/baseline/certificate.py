@@ -27,26 +27,31 @@ CERTIFICATE_TOL = 1e-8
 KIND = "relative duality gap (P(w) - D(R)) / ||y_c||^2 of 1/2||y_c - X_c w||^2 + n lambda (alpha ||w||_1 + (1 - alpha)/2 ||w||^2)"
 
 
-def duality_gap(X, y, coef, alpha, lam, mask=None) -> float:
-    """Relative duality gap of ``coef`` for the elastic net (α, λ) on the rows ``mask``."""
+def duality_gap(X, y, coef, alpha, lam, mask=None, scale=None) -> float:
+    """Relative duality gap of ``coef`` for the elastic net (α, λ) on the rows ``mask`` of
+    X / ``scale`` (each gene divided by its scale; default 1), without copying X:
+    (X/s)w = X(w/s), (X/s)ᵀR = (XᵀR)/s, and centring by the rows' means."""
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
-    if mask is not None:
-        X, y = X[mask], y[mask]
-    n = len(y)
-    Xc = X - X.mean(axis=0)
-    yc = y - y.mean()
+    mask = np.ones(len(y), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    n = int(mask.sum())
     w = np.asarray(coef, dtype=float)
+    ws = w if scale is None else w / scale
+    mu = (mask.astype(float) @ X) / n  # the rows' means (unscaled genes)
+    yc = np.where(mask, y - y[mask].mean(), 0.0)
+    R = np.where(mask, yc - (X @ ws - mu @ ws), 0.0)  # y_c - X_c w on the rows, 0 elsewhere
+    u = X.T @ R - mu * R.sum()  # x_cjᵀR
+    if scale is not None:
+        u = u / scale
     a, b = n * lam * alpha, n * lam * (1.0 - alpha)
-    R = yc - Xc @ w
-    u = Xc.T @ R  # x_cjᵀR
     primal = 0.5 * R @ R + a * np.abs(w).sum() + 0.5 * b * w @ w
+    fit = yc - R  # X_c w on the rows
     if b > 0:
         conj = np.clip(np.abs(u) - a, 0, None)
-        dual = 0.5 * yc @ yc - 0.5 * (yc - R) @ (yc - R) - conj @ conj / (2 * b)
+        dual = 0.5 * yc @ yc - 0.5 * fit @ fit - conj @ conj / (2 * b)
     else:
         top = float(np.max(np.abs(u))) if len(u) else 0.0
         theta = R * (min(1.0, a / top) if top > 0 else 1.0)
         dual = 0.5 * yc @ yc - 0.5 * (yc - theta) @ (yc - theta)
-    scale = float(yc @ yc)
-    return float((primal - dual) / scale) if scale > 0 else 0.0
+    scale2 = float(yc @ yc)
+    return float((primal - dual) / scale2) if scale2 > 0 else 0.0

@@ -19,7 +19,7 @@ from ..errors import RadiogenomicsError
 from . import certificate, reference
 from .enet import coef_from_residual, enet_fit, enet_predictions
 from .grid import fold_masks, gene_scales, lambda_grid
-from .lasso import lasso_fit, lasso_predictions
+from .lasso import coef_at, lasso_fit, lasso_predictions
 from .ridge import ridge_fit, ridge_predictions
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def _search(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, s
     name = f"{label}: " if label else ""
     mid = [a for a, r in enumerate(ratios) if 0 < r < 1]
     residuals = np.full((len(mid), K, L, N), np.nan) if fast and mid else None
-    lasso_failed = set()  # folds whose lasso path fell back to coordinate descent
+    lasso_paths = {}  # fold -> its LARS path (for the certificate)
 
     def fell_back(what, fold, alpha, step, reason):
         fallbacks.append({"what": what, "fold": None if fold is None else labels[fold].item(),
@@ -232,13 +232,14 @@ def _search(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, s
             return per_mask(Xs, masks, lambda Xm, mask: reference.cd_predictions(Xm, y, mask, 1.0, lambdas[a])), []
         pred, failed = np.empty((L, N)), []
         for f, mask in enumerate(masks):
+            kept = []
             try:
-                pred[:, ~mask] = lasso_predictions(Xs, y, mask[None, :], lambdas[a])[:, ~mask]
+                pred[:, ~mask] = lasso_predictions(Xs, y, mask[None, :], lambdas[a], kept)[:, ~mask]
                 if not np.all(np.isfinite(pred[:, ~mask])):
                     raise FloatingPointError("non-finite LARS solution")
+                lasso_paths[int(folds[f])] = kept[0]
             except LARS_ERRORS as exc:
                 failed.append((f, exc))
-                lasso_failed.add(int(folds[f]))
                 pred[:, ~mask] = reference.cd_predictions(Xs, y, mask, 1.0, lambdas[a])
         return pred, failed
 
@@ -301,8 +302,10 @@ def _search(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, s
             fell_back("refit", None, alpha, failure[0], failure[1])
 
     # the certificate: fold fits at the selection and the refit, in the solvers' scaling
-    def fold_coef(f, Xs):
+    def fold_coef(f):
         mask = train[f]
+        s = scales[f] if standardize else None
+        Xs = X / s if standardize and (not fast or alpha == 0) else X
         if not fast:
             if alpha == 0:
                 return reference.ridge_fit(Xs, y, mask, lam)[0]
@@ -310,22 +313,20 @@ def _search(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, s
         if alpha == 0:
             return ridge_fit(Xs, y, lam, mask)[0]
         if alpha == 1:
-            if f not in lasso_failed:
-                try:
-                    return lasso_fit(Xs, y, lam, mask)[0]
-                except LARS_ERRORS:
-                    pass
+            if f in lasso_paths:
+                return coef_at(lasso_paths[f], lam, p)
         else:
             r = residuals[mid.index(best_a), f, best_t]
             if np.all(np.isfinite(r)):
-                return coef_from_residual(Xs, y, mask, r, alpha, lam)
+                return coef_from_residual(X, mask, r, alpha, lam, s)
+        Xs = X / s if standardize else X
         return reference.cd_fit(Xs, y, mask, alpha, lambdas[best_a], best_t)[0]
 
     gaps = []
     for f in range(K):
-        Xs = X / scales[f] if standardize else X
-        gaps.append(certificate.duality_gap(Xs, y, fold_coef(f, Xs), alpha, lam, train[f]))
-    refit_gap = certificate.duality_gap(X_all, y, coef, alpha, lam)
+        gaps.append(certificate.duality_gap(X, y, fold_coef(f), alpha, lam, train[f],
+                                            scales[f] if standardize else None))
+    refit_gap = certificate.duality_gap(X, y, coef, alpha, lam, None, all_scales if standardize else None)
     tol = certificate.CERTIFICATE_TOL
     cert = {"kind": certificate.KIND, "folds": [float(g) for g in gaps], "fold_max": float(max(gaps)),
             "refit": float(refit_gap), "tolerance": float(tol),

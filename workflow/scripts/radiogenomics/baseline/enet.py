@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import RadiogenomicsError
 from . import reference
-from .dual_path import DualPath, dual_to_primal
+from .dual_path import DualPath
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +111,14 @@ def _current_residuals(path):
     return r
 
 
-def coef_from_residual(X, y, mask, r, alpha, lam):
-    """Coefficients (p,) of the fit on the rows ``mask`` from its dual solution r (N,)."""
-    n = float(mask.sum())
-    mu = X[mask].mean(axis=0)
-    ybar = float(y[mask].mean())
-    coef, _ = dual_to_primal(X.T, r, n, lam * alpha, lam * (1 - alpha), mu, ybar)
-    return coef
+def coef_from_residual(X, mask, r, alpha, lam, scale=None):
+    """Coefficients (p,) of the fit on the rows ``mask`` of X / ``scale`` from its dual
+    solution r (N,, zero off the rows): w = S((X/s)ᵀr / n, γ) / β."""
+    z = (X.T @ r) / float(mask.sum())
+    if scale is not None:
+        z = z / scale
+    gamma, beta = lam * alpha, lam * (1 - alpha)
+    return np.sign(z) * np.clip(np.abs(z) - gamma, 0, None) / beta
 
 
 def enet_fit(X, y, alpha, lambdas, t_stop, mask=None):

@@ -44,10 +44,11 @@ def lasso_path_at(Xc, yc, lambdas):
     return interpolate(k_inc, c_inc, np.asarray(lambdas))
 
 
-def lasso_predictions(X, y, train, lambdas):
+def lasso_predictions(X, y, train, lambdas, paths=None):
     """Validation predictions (L, N) of the lasso path. Predictions are linear in the
     coefficients, so they are formed at the LARS knots and interpolated (not the p × L
-    coefficient matrix)."""
+    coefficient matrix). ``paths``: a list that receives each fold's path (knots, genes
+    ever non-zero, their coefficients at the knots) for ``coef_at``."""
     N = len(y)
     lambdas = np.asarray(lambdas)
     pred = np.empty((len(lambdas), N))
@@ -56,9 +57,20 @@ def lasso_predictions(X, y, train, lambdas):
         mu = X[tr].mean(axis=0)
         ym = y[tr].mean()
         k_inc, c_inc = lasso_knots(X[tr] - mu, y[tr] - ym, lambdas)
+        if paths is not None:
+            genes = np.flatnonzero(np.any(c_inc != 0, axis=1))
+            paths.append((k_inc, genes, c_inc[genes]))
         pk = (X[va] - mu) @ c_inc  # V x K
         pred[:, va] = ym + interpolate(k_inc, pk, lambdas).T
     return pred
+
+
+def coef_at(path, lam, p):
+    """Coefficients (p,) at λ of a path kept by ``lasso_predictions``."""
+    k_inc, genes, coefs = path
+    coef = np.zeros(p)
+    coef[genes] = interpolate(k_inc, coefs, np.array([lam]))[:, 0]
+    return coef
 
 
 def lasso_fit(X, y, lam, mask=None):
