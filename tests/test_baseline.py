@@ -14,6 +14,7 @@ from sklearn.linear_model import ElasticNet, ElasticNetCV, Lasso, Ridge, enet_pa
 from sklearn.model_selection import PredefinedSplit
 
 from radiogenomics import baseline
+from radiogenomics.baseline import certificate, dual_path, enet
 from radiogenomics.errors import RadiogenomicsError
 from radiogenomics.names import IMAGE_FEATURES
 
@@ -159,7 +160,7 @@ def test_dual_path_matches_enet_path_many_steps():
     train = np.ones((1, 30), dtype=bool)
     for a in (0.05, 0.5, 0.95):
         lams = baseline.lambda_grid(X, y, a, 60, 0.01)
-        path = baseline._DualPath(X, y, train, np.array([a]), lams[None, :])
+        path = dual_path.DualPath(X, y, train, np.array([a]), lams[None, :])
         _, coefs, _ = enet_path(X - X.mean(0), y - y.mean(), l1_ratio=a, alphas=lams, tol=1e-13,
                                 max_iter=500000)
         for t in range(60):
@@ -180,7 +181,7 @@ def test_single_precision_screening_keeps_path_exact():
     L = 80
     lams = np.stack([baseline.lambda_grid(X, y, a, L, 0.01) for a in alphas])
     P = len(alphas) * len(train)
-    path = baseline._DualPath(X, y, np.tile(train, (2, 1)), np.repeat(alphas, 4), np.repeat(lams, 4, axis=0))
+    path = dual_path.DualPath(X, y, np.tile(train, (2, 1)), np.repeat(alphas, 4), np.repeat(lams, 4, axis=0))
     ref = []
     for k in range(P):
         m = path.w[k] > 0
@@ -191,10 +192,11 @@ def test_single_precision_screening_keeps_path_exact():
         path.step(t)
         for k in range(P):
             np.testing.assert_allclose(path.coef(k, t)[0], ref[k][:, t], atol=1e-7)
-        if len(path.pk):  # the stored values of the candidate pairs are exact z at their r_l
-            path._materialize(np.arange(P))
-            z = np.einsum("ij,ij->i", path.Xt[path.pg], path.rl[path.pk]) / path.n[path.pk]
-            np.testing.assert_allclose(path.zl, z, rtol=1e-9, atol=1e-12)
+        screen = path.screen
+        if len(screen.pk):  # the stored values of the candidate pairs are exact z at their r_l
+            path.materialize(np.arange(P))
+            z = np.einsum("ij,ij->i", path.Xt[screen.pg], screen.rl[screen.pk]) / path.n[screen.pk]
+            np.testing.assert_allclose(screen.zl, z, rtol=1e-9, atol=1e-12)
     assert path.failed == {} and path.stats["refreshes"] > P
 
 
@@ -210,7 +212,7 @@ def test_refit_first_step_exact_tie_at_lambda_max(seed, alpha):
     rng = np.random.default_rng(seed)
     X, y = rng.normal(size=(12, 20)), rng.normal(size=12)
     lams = baseline.lambda_grid(X, y, alpha, 5)
-    path = baseline._DualPath(X, y, np.ones((1, 12), dtype=bool), np.array([alpha]), lams[None, :])
+    path = dual_path.DualPath(X, y, np.ones((1, 12), dtype=bool), np.array([alpha]), lams[None, :])
     _, coefs, _ = enet_path(X - X.mean(0), y - y.mean(), l1_ratio=alpha, alphas=lams, tol=1e-13,
                             max_iter=500000)
     for t in range(5):
@@ -221,7 +223,7 @@ def test_refit_first_step_exact_tie_at_lambda_max(seed, alpha):
     # (on these 5-point paths later steps are so large that plain Newton may cycle and the
     # damped Newton globalise it: allowed, the coefficients above are still exact)
     assert path.failed == {}
-    coef, _, failure = baseline._enet_refit(X, y, alpha, lams, 0)
+    coef, _, failure = enet.enet_fit(X, y, alpha, lams, 0)
     assert failure is None and np.max(np.abs(coef)) < 1e-12  # λ_max: all zero up to rounding
 
 
@@ -237,7 +239,7 @@ def test_elastic_net_cv_exact_tie_case_no_fallback():
 
 def force_newton_failure(monkeypatch, problem, at_step):
     """Make the damped Newton of ``problem`` fail at ``at_step`` (and for every refit path)."""
-    step, damped = baseline._DualPath.step, baseline._DualPath._damped
+    step, damped = dual_path.DualPath.step, dual_path.DualPath._damped
 
     def forced_step(self, t, max_iter=8):
         # max_iter=0 sends every problem to the damped (globalised) Newton at this step
@@ -248,8 +250,8 @@ def force_newton_failure(monkeypatch, problem, at_step):
             raise RadiogenomicsError(f"elastic net: damped Newton did not converge at step {t}")
         return damped(self, k, gamma, beta, t, max_iter)
 
-    monkeypatch.setattr(baseline._DualPath, "step", forced_step)
-    monkeypatch.setattr(baseline._DualPath, "_damped", forced_damped)
+    monkeypatch.setattr(dual_path.DualPath, "step", forced_step)
+    monkeypatch.setattr(dual_path.DualPath, "_damped", forced_damped)
 
 
 def test_newton_failure_falls_back_to_coordinate_descent(monkeypatch, caplog):
@@ -282,7 +284,7 @@ def test_batch_failure_falls_back_for_every_path(monkeypatch):
     def broken(self, t, max_iter=8):
         raise np.linalg.LinAlgError("Eigenvalues did not converge")
 
-    monkeypatch.setattr(baseline._DualPath, "step", broken)
+    monkeypatch.setattr(dual_path.DualPath, "step", broken)
     res = baseline.elastic_net_cv(X, y, folds, [0.5, 1.0], 15)
     assert len([f for f in res["fallbacks"] if f["what"] == "enet"]) == 3
     np.testing.assert_allclose(res["cv_mse"], ref["cv_mse"], rtol=1e-6, atol=1e-10)
@@ -454,20 +456,143 @@ def test_standardize_is_glmnets_per_fold_standardisation():
 
 def test_refined_path_keeps_the_requested_lambdas_and_the_solutions(monkeypatch):
     lambdas = np.stack([np.geomspace(2.0, 0.02, 12), np.geomspace(5.0, 0.05, 12)])
-    fine, m = baseline._refined_path(lambdas)
+    fine, m = enet.refined_path(lambdas)
     # 11 steps of ln(100)/11 each -> m = ceil((ln(100)/11) / (ln(100)/800)) = ceil(800/11) = 73
     assert m == 73 and fine.shape == (2, 11 * 73 + 1)
     np.testing.assert_array_equal(fine[:, ::m], lambdas)  # exactly the requested values
     steps = np.log(fine[:, :-1] / fine[:, 1:])
-    assert steps.max() <= baseline.MAX_STEP_LOG_RATIO * (1 + 1e-12) and (steps > 0).all()
-    fine_paper, m_paper = baseline._refined_path(np.geomspace(1.0, 0.01, 4000)[None, :])
+    assert steps.max() <= enet.MAX_STEP_LOG_RATIO * (1 + 1e-12) and (steps > 0).all()
+    fine_paper, m_paper = enet.refined_path(np.geomspace(1.0, 0.01, 4000)[None, :])
     assert m_paper == 1  # the paper's 4000-λ path is fine enough as it is
     # the path solver is exact: the solutions at the requested λ do not depend on the steps
     X, y, _ = planted(n=36, p=90, seed=9)
     folds = np.arange(36) % 3 + 1
     refined = baseline.elastic_net_cv(X, y, folds, [0.3, 0.7], 15, 0.01, standardize=True)
-    monkeypatch.setattr(baseline, "MAX_STEP_LOG_RATIO", np.inf)
+    monkeypatch.setattr(enet, "MAX_STEP_LOG_RATIO", np.inf)
     direct = baseline.elastic_net_cv(X, y, folds, [0.3, 0.7], 15, 0.01, standardize=True)
     np.testing.assert_allclose(refined["r2_path"], direct["r2_path"], atol=1e-9)
     assert refined["index"] == direct["index"]
     np.testing.assert_allclose(refined["coef"], direct["coef"], atol=1e-9)
+
+
+# --------------------------------------------------------------------------- reference solver
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_reference_solver_gives_the_fast_solvers_results(standardize):
+    """solver="reference" (scikit-learn's Ridge and enet_path on the same folds, grid,
+    standardisation and selection) and the fast solvers: same surface, selection, refit and
+    out-of-fold predictions up to coordinate descent's tolerance; both certified."""
+    X, y, _ = planted(n=36, p=80, seed=11)
+    X = X * np.random.default_rng(2).uniform(0.2, 5.0, size=X.shape[1])
+    folds = np.arange(36) % 4 + 1
+    ratios = [0.0, 0.25, 0.75, 1.0]
+    fast = baseline.elastic_net_cv(X, y, folds, ratios, 20, 0.01, standardize=standardize)
+    ref = baseline.elastic_net_cv(X, y, folds, ratios, 20, 0.01, standardize=standardize, solver="reference")
+    assert (fast["solver"], ref["solver"]) == ("fast", "reference")
+    np.testing.assert_array_equal(fast["lambdas"], ref["lambdas"])
+    # (coordinate descent stops at a duality gap of 1e-10 ||y_c||²: ~1e-8 in R² at small λ)
+    np.testing.assert_allclose(fast["r2_path"], ref["r2_path"], atol=1e-6)
+    np.testing.assert_allclose(fast["cv_mse"], ref["cv_mse"], rtol=1e-5, atol=1e-10)
+    assert fast["index"] == ref["index"]
+    assert (fast["l1_ratio"], fast["lambda"]) == (ref["l1_ratio"], ref["lambda"])
+    np.testing.assert_allclose(fast["oof"], ref["oof"], atol=1e-6)
+    np.testing.assert_allclose(fast["coef"], ref["coef"], atol=1e-6)
+    assert fast["intercept"] == pytest.approx(ref["intercept"], abs=1e-6)
+    for res in (fast, ref):
+        cert = res["certificate"]
+        assert cert["passed"] and len(cert["folds"]) == 4
+        assert -1e-12 < cert["fold_max"] <= certificate.CERTIFICATE_TOL
+        assert -1e-12 < cert["refit"] <= certificate.CERTIFICATE_TOL
+    # the exact solvers are certified at rounding level, far below the tolerance
+    assert fast["certificate"]["fold_max"] < 1e-12 and fast["certificate"]["refit"] < 1e-12
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.4, 1.0])
+def test_duality_gap_zero_at_the_optimum_and_positive_elsewhere(alpha):
+    X, y, _ = planted(n=30, p=50, seed=12)
+    lam = 0.3 * baseline.lambda_max(X, y, max(alpha, 1e-3))
+    mask = np.arange(30) % 3 != 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = (Ridge(alpha=mask.sum() * lam) if alpha == 0 else
+                 ElasticNet(alpha=lam, l1_ratio=alpha, tol=1e-14, max_iter=1_000_000)).fit(X[mask], y[mask])
+    gap = certificate.duality_gap(X, y, model.coef_, alpha, lam, mask)
+    assert abs(gap) < 1e-10
+    worse = model.coef_ + 0.01 * np.random.default_rng(0).normal(size=50)
+    assert certificate.duality_gap(X, y, worse, alpha, lam, mask) > 1e-6
+    # the gap bounds the suboptimality: P(worse) - P(opt) <= gap · ||y_c||²
+    def primal(w):
+        Xc, yc = X[mask] - X[mask].mean(0), y[mask] - y[mask].mean()
+        n = mask.sum()
+        return 0.5 * np.sum((yc - Xc @ w) ** 2) + n * lam * (alpha * np.abs(w).sum() + (1 - alpha) / 2 * w @ w)
+    yc = y[mask] - y[mask].mean()
+    assert primal(worse) - primal(model.coef_) <= certificate.duality_gap(X, y, worse, alpha, lam, mask) * (yc @ yc) * (1 + 1e-9)
+
+
+def test_failed_certificate_refits_the_feature_with_the_reference_solver(monkeypatch, caplog):
+    X, y, _ = planted(n=32, p=60, seed=13)
+    folds = np.arange(32) % 4 + 1
+    ratios = [0.0, 0.5, 1.0]
+    ref = baseline.elastic_net_cv(X, y, folds, ratios, 12, 0.01, solver="reference")
+    monkeypatch.setattr(certificate, "CERTIFICATE_TOL", -1.0)  # nothing passes
+    with caplog.at_level("WARNING", logger="radiogenomics.baseline"):
+        res = baseline.elastic_net_cv(X, y, folds, ratios, 12, 0.01, label="demo_feature")
+    lines = [r.getMessage() for r in caplog.records if "certificate" in r.getMessage()]
+    assert len(lines) == 1 and "demo_feature" in lines[0] and "reference solver" in lines[0]
+    assert res["solver"] == "reference" and res["certificate"]["fast"]["passed"] is False
+    np.testing.assert_array_equal(res["oof"], ref["oof"])
+    np.testing.assert_array_equal(res["coef"], ref["coef"])
+
+
+@pytest.mark.parametrize("corrupt", ["fold_solution", "refit"])
+def test_corrupted_fast_solution_is_caught_by_the_certificate(monkeypatch, caplog, corrupt):
+    X, y, _ = planted(n=32, p=60, seed=14)
+    folds = np.arange(32) % 4 + 1
+    ratios = [0.5]
+    good = baseline.elastic_net_cv(X, y, folds, ratios, 12, 0.01)
+    assert good["certificate"]["passed"] and good["solver"] == "fast"
+    if corrupt == "fold_solution":  # the dual solutions stored at the requested λ
+        current = enet._current_residuals
+        monkeypatch.setattr(enet, "_current_residuals", lambda path: current(path) * 1.01)
+    else:  # the refit's coefficients
+        coef = dual_path.DualPath.coef
+
+        def bad_coef(self, k, t):
+            w, b = coef(self, k, t)
+            return w * 1.01, b
+        monkeypatch.setattr(dual_path.DualPath, "coef", bad_coef)
+    with caplog.at_level("WARNING", logger="radiogenomics.baseline"):
+        res = baseline.elastic_net_cv(X, y, folds, ratios, 12, 0.01, label="demo_feature")
+    assert "optimality certificate failed" in caplog.text and "demo_feature" in caplog.text
+    fast = res["certificate"]["fast"]
+    assert (fast["fold_max"] if corrupt == "fold_solution" else fast["refit"]) > certificate.CERTIFICATE_TOL
+    assert res["solver"] == "reference" and res["certificate"]["passed"]
+    # the reference's results are the right ones (the uncorrupted fast solution's)
+    assert res["index"] == good["index"]
+    np.testing.assert_allclose(res["coef"], good["coef"], atol=1e-6)
+    np.testing.assert_allclose(res["oof"], good["oof"], atol=1e-6)
+
+
+def test_run_feature_records_solver_and_certificate(tmp_path):
+    paths, _ = write_inputs(tmp_path)
+    _, sel = run(tmp_path, paths, "enhancing_volume")
+    saved = json.loads((tmp_path / "enhancing_volume" / "selection.json").read_text())
+    assert saved["solver"] == "fast" and saved == json.loads(json.dumps(sel))
+    cert = saved["certificate"]
+    assert set(cert) >= {"kind", "fold_max", "refit", "tolerance", "passed", "folds"}
+    assert cert["passed"] and len(cert["folds"]) == 4 and cert["tolerance"] == certificate.CERTIFICATE_TOL
+    out = tmp_path / "reference"
+    ref = baseline.run_feature(
+        expression_path=paths["expression"], features_path=paths["features"], folds_path=paths["folds"],
+        feature="enhancing_volume", l1_ratios=3, n_lambdas=10, lambda_min_ratio=0.01,
+        oof_path=out / "oof.tsv", coefficients_path=out / "coefficients.tsv",
+        selection_path=out / "selection.json", solver="reference")
+    assert ref["solver"] == "reference" and ref["certificate"]["passed"]
+    assert (ref["l1_ratio"], ref["lambda_index"]) == (sel["l1_ratio"], sel["lambda_index"])
+    with pytest.raises(RadiogenomicsError, match="baseline.solver"):
+        baseline.run_feature(
+            expression_path=paths["expression"], features_path=paths["features"], folds_path=paths["folds"],
+            feature="enhancing_volume", l1_ratios=3, n_lambdas=10, lambda_min_ratio=0.01,
+            oof_path=out / "oof.tsv", coefficients_path=out / "coefficients.tsv",
+            selection_path=out / "selection.json", solver="glmnet")

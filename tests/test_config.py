@@ -63,6 +63,7 @@ BAD = [
     ("expression.sample_types.0", "1", "config key expression.sample_types[0]"),
     ("data.expression", 3, "config key data.expression"),
     ("baseline.lambda_min_ratio", 1.5, "config key baseline.lambda_min_ratio"),
+    ("baseline.solver", "glmnet", "config key baseline.solver"),
     ("autoencoder.hidden.1", 0, "config key autoencoder.hidden[1]"),
 ]
 

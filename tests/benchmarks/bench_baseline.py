@@ -8,7 +8,15 @@ linear signal (10 genes), target scaled to [0, 1]; 10 folds.
    cannot do l1_ratio = 0 with an automatic grid): time per feature, the same selected
    (l1_ratio, lambda) under ElasticNetCV's criterion (mean per-fold MSE), the CV error
    surfaces and the out-of-fold predictions of the selected model compared.
-2. Ours alone on the paper grid (21 x 4000, ridge included), time per feature.
+2. Ours alone on the paper grid (21 x 4000, ridge included), time per feature; ``--lambdas``
+   takes a comma-separated list of path lengths (e.g. ``100,400,4000``).
+3. When R's glmnet is installed (``Rscript`` on the PATH, e.g. Debian's ``r-cran-glmnet``):
+   ``cv.glmnet`` on the same data, folds and λ grid, one α at a time with glmnet's defaults
+   (``thresh = 1e-7`` unless ``--glmnet-thresh``; its early path stop allowed unless
+   ``--glmnet-full-path``), with one
+   thread; both times, their ratio, and whether the selections (per α and overall, by
+   glmnet's pooled CV MSE = our pooled R², intercept-only models excluded) are the same, per
+   path length. ``--skip-glmnet`` turns it off.
 
 Timings on a shared machine are noisy: wall and CPU (process) time are both printed (CPU
 time is less affected by other processes); report them with the command line, e.g.
@@ -17,12 +25,18 @@ time is less affected by other processes); report them with the command line, e.
     python tests/benchmarks/bench_baseline.py --skip-sklearn        # part 2 only
     python tests/benchmarks/bench_baseline.py --skip-sklearn --standardize both   # both settings
     python tests/benchmarks/bench_baseline.py --genes 2000 --lambdas 50   # quick look
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python tests/benchmarks/bench_baseline.py \
+        --skip-sklearn --standardize true --patients 98 --lambdas 100,400,4000   # vs glmnet
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -52,10 +66,15 @@ def main(argv=None):
     ap.add_argument("--patients", type=int, default=109)
     ap.add_argument("--genes", type=int, default=12042)
     ap.add_argument("--l1-ratios", type=int, default=21, help="grid size n: linspace(0, 1, n)")
-    ap.add_argument("--lambdas", type=int, default=4000, help="paper-grid path length (part 2)")
+    ap.add_argument("--lambdas", default="4000", help="path lengths for parts 2 and 3, comma-separated")
     ap.add_argument("--sk-lambdas", type=int, default=100, help="path length for the comparison (part 1)")
     ap.add_argument("--skip-sklearn", action="store_true")
     ap.add_argument("--skip-paper", action="store_true")
+    ap.add_argument("--skip-glmnet", action="store_true", help="part 3 off even when glmnet is installed")
+    ap.add_argument("--glmnet-full-path", action="store_true",
+                    help="part 3: glmnet.control(fdev = 0), no early path stop (the whole grid, as ours)")
+    ap.add_argument("--glmnet-thresh", type=float, default=1e-7,
+                    help="part 3: glmnet's convergence threshold (its default 1e-7; smaller: closer to exact)")
     ap.add_argument("--standardize", choices=("false", "true", "both"), default="false",
                     help="part 2: baseline.standardize (glmnet's standardize = TRUE), or both settings")
     args = ap.parse_args(argv)
@@ -124,20 +143,132 @@ def main(argv=None):
                   f"{'ours is better' if t_mse <= s_mse else 'ElasticNetCV is better'} when converged")
         print(f"  speed-up: {t_sk / t_ours:.1f}x wall, {c_sk / c_ours:.1f}x CPU")
 
+    lengths = [int(v) for v in str(args.lambdas).split(",")]
+    ours = {}
     if not args.skip_paper:
         settings = {"false": [False], "true": [True], "both": [False, True]}[args.standardize]
         for standardize in settings:
-            print(f"\n[2] paper grid {len(ratios)} l1 ratios (ridge included) x {args.lambdas} lambdas, pooled R2, "
-                  f"standardize={str(standardize).lower()}")
-            t0, c0 = time.perf_counter(), time.process_time()
-            res = baseline.elastic_net_cv(X, y, folds, ratios, args.lambdas, 0.01, standardize=standardize)
-            t, c = time.perf_counter() - t0, time.process_time() - c0
-            top = set(np.argsort(-np.abs(res["coef"]))[:10])
-            print(f"  radiogenomics.baseline: {t:8.1f} s wall {c:8.1f} s CPU per feature   "
-                  f"l1_ratio={res['l1_ratio']:.2f} lambda={res['lambda']:.6g} R2={res['r2']:.4f} "
-                  f"nonzero={res['n_nonzero']} planted genes in top 10: {len(top & set(range(10)))}/10")
-            print(f"  solver: {res['solver_stats']}")
+            for L in lengths:
+                print(f"\n[2] grid {len(ratios)} l1 ratios (ridge included) x {L} lambdas, pooled R2, "
+                      f"standardize={str(standardize).lower()}")
+                t0, c0 = time.perf_counter(), time.process_time()
+                res = baseline.elastic_net_cv(X, y, folds, ratios, L, 0.01, standardize=standardize)
+                t, c = time.perf_counter() - t0, time.process_time() - c0
+                ours[standardize, L] = (res, t, c)
+                top = set(np.argsort(-np.abs(res["coef"]))[:10])
+                print(f"  radiogenomics.baseline: {t:8.1f} s wall {c:8.1f} s CPU per feature   "
+                      f"l1_ratio={res['l1_ratio']:.2f} lambda={res['lambda']:.6g} R2={res['r2']:.4f} "
+                      f"nonzero={res['n_nonzero']} planted genes in top 10: {len(top & set(range(10)))}/10")
+                print(f"  solver: {res['solver_stats']}")
+                print(f"  certificate (relative duality gap): folds <= {res['certificate']['fold_max']:.2e}, "
+                      f"refit {res['certificate']['refit']:.2e}")
 
+    if not args.skip_glmnet and ours:
+        if not glmnet_available():
+            print("\n[3] glmnet: not run (no Rscript with the glmnet package)")
+            return
+        print(f"\n[3] R glmnet (cv.glmnet, same data, folds and lambda grid, one thread"
+              f"{', no early path stop' if args.glmnet_full_path else ''}, thresh={args.glmnet_thresh:g}) vs ours")
+        rows = []
+        for (standardize, L), (res, t, c) in ours.items():
+            g = run_glmnet(X, y, folds, res["l1_ratios"], res["lambdas"], standardize, args.glmnet_full_path,
+                           args.glmnet_thresh)
+            # ours per α: the pooled-R² argmax among the models that are not intercept-only
+            r2 = np.where(res["intercept_only"], -np.inf, res["r2_path"])
+            per_alpha = r2.argmax(axis=1)
+            same_alpha = int(np.sum(per_alpha == g["index"]))
+            same = (res["index"][0] == g["best"][0]) and (res["index"][1] == g["best"][1])
+            print(f"  {L:5d} lambdas, standardize={str(standardize).lower()}: glmnet {g['elapsed']:7.1f} s "
+                  f"({g['cpu']:.1f} s CPU), ours {t:7.1f} s ({c:.1f} s CPU): ratio ours/glmnet "
+                  f"{t / g['elapsed']:.2f} wall, {c / g['cpu']:.2f} CPU; selection same: {same} "
+                  f"(ours l1_ratio={res['l1_ratio']:.2f} step {res['index'][1]}, glmnet "
+                  f"l1_ratio={res['l1_ratios'][g['best'][0]]:.2f} step {g['best'][1]}); per-alpha "
+                  f"lambda same for {same_alpha}/{len(per_alpha)}; glmnet stopped its path early for "
+                  f"{int(np.sum(g['fitted'] < L))} alphas")
+            rows.append((L, g["elapsed"], t))
+        print("  path length | glmnet s | ours s | ours/glmnet")
+        for L, tg, to in rows:
+            print(f"  {L:11d} | {tg:8.1f} | {to:6.1f} | {to / tg:5.2f}")
+
+
+GLMNET_SCRIPT = r"""
+args <- commandArgs(TRUE)
+dir <- args[1]
+suppressMessages(library(glmnet))
+dims <- scan(file.path(dir, "dims.txt"), quiet = TRUE)
+N <- dims[1]; p <- dims[2]; A <- dims[3]; L <- dims[4]; std <- dims[5] == 1; full <- dims[6] == 1
+thresh <- dims[7]
+X <- matrix(readBin(file.path(dir, "X.bin"), "double", N * p), nrow = N, byrow = TRUE)
+y <- readBin(file.path(dir, "y.bin"), "double", N)
+foldid <- readBin(file.path(dir, "folds.bin"), "integer", N)
+alphas <- readBin(file.path(dir, "alphas.bin"), "double", A)
+lambdas <- matrix(readBin(file.path(dir, "lambdas.bin"), "double", A * L), nrow = A, byrow = TRUE)
+if (full) glmnet.control(fdev = 0)
+best <- Inf; best_a <- NA; best_t <- NA
+lines <- character(0)
+t0 <- proc.time()
+for (a in seq_len(A)) {
+  fit <- cv.glmnet(X, y, alpha = alphas[a], lambda = lambdas[a, ], foldid = foldid,
+                   standardize = std, type.measure = "mse", grouped = TRUE, thresh = thresh)
+  cvm <- fit$cvm
+  # the first lambda (lambda_max) is the intercept-only model: excluded, as ours
+  # (ridge, alpha = 0, has none)
+  if (alphas[a] > 0) cvm[1] <- Inf
+  t <- which.min(cvm)
+  if (cvm[t] < best) { best <- cvm[t]; best_a <- a; best_t <- t }
+  lines <- c(lines, sprintf("alpha %d %d %.17g %d", a - 1, t - 1, cvm[t], length(fit$lambda)))
+}
+el <- proc.time() - t0
+cat(lines, sep = "
+")
+cat(sprintf("
+best %d %d
+time %.3f %.3f
+", best_a - 1, best_t - 1, el[["elapsed"]],
+            el[["user.self"]] + el[["sys.self"]]))
+"""
+
+
+def glmnet_available():
+    if shutil.which("Rscript") is None:
+        return False
+    done = subprocess.run(["Rscript", "-e", "library(glmnet)"], capture_output=True, text=True)
+    return done.returncode == 0
+
+
+def run_glmnet(X, y, folds, alphas, lambdas, standardize, full_path, thresh=1e-7):
+    """cv.glmnet on X, y with ``foldid = folds`` and the λ grid ``lambdas`` (A, L), one α at a
+    time, one thread; returns the per-α selected step, fitted path lengths, the overall
+    selection (a, t) and the elapsed and CPU seconds of the fits (R's proc.time)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        N, p = X.shape
+        A, L = lambdas.shape
+        np.ascontiguousarray(X, dtype="<f8").tofile(os.path.join(tmp, "X.bin"))
+        np.asarray(y, dtype="<f8").tofile(os.path.join(tmp, "y.bin"))
+        fold_numbers = np.searchsorted(np.unique(folds), folds) + 1
+        fold_numbers.astype("<i4").tofile(os.path.join(tmp, "folds.bin"))
+        np.asarray(alphas, dtype="<f8").tofile(os.path.join(tmp, "alphas.bin"))
+        np.ascontiguousarray(lambdas, dtype="<f8").tofile(os.path.join(tmp, "lambdas.bin"))
+        with open(os.path.join(tmp, "dims.txt"), "w") as fh:
+            fh.write(f"{N} {p} {A} {L} {int(standardize)} {int(full_path)} {thresh!r}\n")
+        script = os.path.join(tmp, "cv_glmnet.R")
+        with open(script, "w") as fh:
+            fh.write(GLMNET_SCRIPT)
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        done = subprocess.run(["Rscript", script, tmp], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"Rscript failed: {done.stderr[-2000:]}")
+    index, fitted = np.zeros(A, int), np.zeros(A, int)
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if parts[:1] == ["alpha"]:
+            a = int(parts[1])
+            index[a], fitted[a] = int(parts[2]), int(parts[4])
+        elif parts[:1] == ["best"]:
+            best = (int(parts[1]), int(parts[2]))
+        elif parts[:1] == ["time"]:
+            elapsed, cpu = float(parts[1]), float(parts[2])
+    return {"index": index, "fitted": fitted, "best": best, "elapsed": elapsed, "cpu": cpu}
 
 if __name__ == "__main__":
     main()

@@ -18,6 +18,7 @@ rule baseline_fit:
         n_lambdas=config["baseline"]["n_lambdas"],
         lambda_min_ratio=config["baseline"]["lambda_min_ratio"],
         standardize=config["baseline"]["standardize"],
+        solver=config["baseline"]["solver"],
     log:
         "results/logs/baseline_fit/{feature}.log",
     benchmark:

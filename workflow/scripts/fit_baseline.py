@@ -15,6 +15,7 @@ baseline.run_feature(
     n_lambdas=params.n_lambdas,
     lambda_min_ratio=params.lambda_min_ratio,
     standardize=params.standardize,
+    solver=params.solver,
     oof_path=out.oof,
     coefficients_path=out.coefficients,
     selection_path=out.selection,

@@ -1,0 +1,291 @@
+"""Elastic-net paths (0 < α < 1) by a semismooth Newton method on the n-dimensional dual.
+
+Objective of problem k (scikit-learn's ``ElasticNet``; X and y centred with the means of its
+training rows): 1/(2n) ||y_c - X_c w||² + γ ||w||₁ + β/2 ||w||², γ = λα, β = λ(1-α).
+
+Given the residual r the primal solution is explicit,
+
+    w_j = S(x_cjᵀr / n, γ) / β    (S the soft threshold),
+
+and r solves the piecewise-linear equation r = y_c - X_c w(r). For a fixed active set A
+(|x_cjᵀr|/n > γ) with signs s this is the n × n linear system
+
+    (β I + X_cA X_cAᵀ / n) r = β y_c + γ X_cA s_A
+
+(``factorisation.Factorisation``). Newton steps repeat until the active set implied by the
+new r is the one it was computed with: the solution is then exact, not iterated to a
+tolerance. The path is warm-started λ to λ; all problems (folds × α) advance in lockstep;
+which genes can change status is tracked by safe screening (``screening.Screening``). Plain
+Newton can cycle when several genes cross at once; such a problem is globalised by a damped
+Newton (Armijo line search on the strongly convex dual objective), and a problem on which
+that fails too is frozen for the caller's fallback (``failed``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import RadiogenomicsError
+from .factorisation import Factorisation
+from .screening import Screening
+from .status import status
+
+#: Plain Newton iterations per λ step before the damped Newton takes over (at the refined
+#: path's step sizes almost every step needs 1-3).
+NEWTON_MAX_ITER = 8
+#: Damped Newton: iterations, Armijo sufficient-decrease factor, smallest step length.
+DAMPED_MAX_ITER = 200
+ARMIJO_C = 1e-4
+ARMIJO_MIN_STEP = 1e-12
+
+
+def dual_to_primal(Xt, r, n, gamma, beta, mu, ybar):
+    """Coefficients w = S(Xᵀr / n, γ) / β and intercept ȳ - μᵀw from the dual variable r
+    (r sums to zero over the training rows, so the uncentred Xᵀr equals X_cᵀr)."""
+    z = (Xt @ r) / n
+    w = np.sign(z) * np.clip(np.abs(z) - gamma, 0, None) / beta
+    return w, float(ybar - mu @ w)
+
+
+class DualPath:
+    """Elastic-net paths (0 < α < 1) of several problems advanced in lockstep.
+
+    Problem k has training mask ``train[k]`` (its other patients are its validation
+    patients) and L1 share ``alpha[k]``; all share the step index t into their own λ
+    sequence ``lambdas[k]``.
+    """
+
+    def __init__(self, X, y, train, alpha, lambdas, scales=None, group=None):
+        self.Xt = np.ascontiguousarray(X.T)  # p x N
+        self.p, self.N = self.Xt.shape
+        self.y = np.asarray(y, dtype=float)
+        self.w = train.astype(float)  # P x N
+        self.P = len(train)
+        # Problem k's genes are the columns of X / scales[group[k]] (None: X as given); the
+        # scaled columns are formed where needed (``gene_rows``), never as copies of X.
+        self.scales = None if scales is None else np.asarray(scales, dtype=float)  # G x p
+        self.group = np.zeros(self.P, dtype=int) if group is None else np.asarray(group, dtype=int)
+        self.groups = [np.flatnonzero(self.group == g) for g in range(int(self.group.max()) + 1)]
+        self.n = self.w.sum(axis=1)  # P
+        self.alpha = np.asarray(alpha, dtype=float)
+        self.lambdas = np.asarray(lambdas, dtype=float)  # P x L
+        # training means of y and of the genes (P x p), one product per group of problems
+        self.ybar = np.empty(self.P)
+        self.mu = np.empty((self.P, self.p))
+        for g, ks in enumerate(self.groups):
+            self.ybar[ks] = (self.w[ks] @ self.y) / self.n[ks]
+            self.mu[ks] = (self.w[ks] @ self.design(X, g)) / self.n[ks, None]
+        self.yc = (self.y[None, :] - self.ybar[:, None]) * self.w
+        self.state = np.zeros((self.P, self.p), dtype=np.int8)  # -1, 0, +1
+        # each problem's validation rows, repeated to the most of its group (nval[k]: those are
+        # the rows its predictions are kept for), then to the most of all (V)
+        nv = np.maximum((~train).sum(axis=1), 1)
+        self.nval = np.empty(self.P, dtype=int)
+        for ks in self.groups:
+            self.nval[ks] = nv[ks].max()
+        vmax = int(self.nval.max())
+        own = [np.resize(np.flatnonzero(~row), nv) if (~row).any() else np.zeros(nv, int)
+               for row, nv in zip(train, self.nval)]
+        self.vidx = np.array([np.resize(rows, vmax) for rows in own])
+        self.stats = {"solves": 0, "refreshes": 0, "iterations": 0, "candidate_rows": 0, "steps": 0}
+        self.fact = Factorisation(self.gene_rows, self.w, self.n, self.mu, self.yc, self.vidx, self.nval,
+                                  self.group, self.stats)
+        # The solution is kept in the eigenbasis of the factorisation (xt = Qᵀr); r itself
+        # is only formed (an N x N product per problem) when genes must be checked exactly.
+        self.r = self.yc.copy()
+        self.xt = self.yc.copy()
+        self.rvalid = np.ones(self.P, dtype=bool)
+        self.xt_prev = self.xt.copy()  # solution of the previous step (eigenbasis)
+        self.xt_prev2 = self.xt.copy()  # ... and of the one before
+        self.screen = Screening(self, X)
+        # Problems still solved by Newton; a problem on which it fails (``give_up``) is
+        # frozen and recorded in ``failed`` (k -> (step, reason)) for the caller's fallback.
+        self.live = np.arange(self.P)
+        self.failed = {}
+
+    # -- the genes of each problem -----------------------------------------------------
+    def design(self, X, g):
+        """Group g's design matrix X / scales[g] (N x p)."""
+        return X if self.scales is None else X / self.scales[g]
+
+    def gene_rows(self, ks, genes):
+        """Rows x_j / s_kj (len(genes) x N) of the genes ``genes`` of the problems ``ks`` (one
+        problem, or one per gene): exactly the columns of ``design``."""
+        rows = self.Xt[genes]
+        if self.scales is None:
+            return rows
+        return rows / self.scales[self.group[ks], genes][:, None]
+
+    def design_t(self, k):
+        """Problem k's genes as rows (p x N, the transposed design)."""
+        return self.Xt if self.scales is None else self.Xt / self.scales[self.group[k]][:, None]
+
+    def groups_in(self, ks):
+        """How many groups the problems ``ks`` belong to."""
+        return 1 if len(self.groups) == 1 and len(ks) else len(np.unique(self.group[ks]))
+
+    def in_groups_of(self, ks, among):
+        """The problems of ``among`` in the same group as one of ``ks``."""
+        if len(self.groups) == 1:
+            return among
+        return among[np.isin(self.group[among], self.group[ks])]
+
+    # -- the solution ------------------------------------------------------------------
+    def materialize(self, ks):
+        """Form r = Q xt for the problems ``ks`` whose r is out of date."""
+        ks = np.asarray(ks)[~self.rvalid[ks]]
+        if len(ks):
+            # one matrix-vector product per problem, in place (a batched product would first
+            # copy the selected Q, N x N each: the cost is reading Q, not the arithmetic)
+            Q, xt, r = self.fact.Q, self.xt, self.r
+            for k in ks.tolist():
+                np.dot(Q[k], xt[k], out=r[k])
+            self.rvalid[ks] = True
+
+    def _rebase(self, ks):
+        """New eigendecompositions for ``ks``, every eigenbasis vector rotated into them."""
+        self.materialize(ks)
+        Q = self.fact.Q
+        r_prev = np.matmul(Q[ks], self.xt_prev[ks][:, :, None])[:, :, 0]
+        r_prev2 = np.matmul(Q[ks], self.xt_prev2[ks][:, :, None])[:, :, 0]
+        QT = self.fact.rebase(ks)
+        self.xt[ks] = np.matmul(QT, self.r[ks][:, :, None])[:, :, 0]
+        self.screen.rotate(ks, QT)
+        self.xt_prev[ks] = np.matmul(QT, r_prev[:, :, None])[:, :, 0]
+        self.xt_prev2[ks] = np.matmul(QT, r_prev2[:, :, None])[:, :, 0]
+
+    def _solve(self, idx, beta, gamma):
+        """Newton step: r for the current active sets of the problems ``idx``."""
+        st = idx[self.fact.stale[idx]]
+        if len(st):
+            self._rebase(st)
+        idx, xt = self.fact.solve(idx, beta, gamma)
+        self.xt[idx] = xt
+        self.rvalid[idx] = False
+
+    # -- path --------------------------------------------------------------------------
+    def step(self, t, max_iter=NEWTON_MAX_ITER):
+        """Solve every problem at step t (warm start from step t-1)."""
+        lam = self.lambdas[:, t]
+        gamma, beta = lam * self.alpha, lam * (1 - self.alpha)
+        allp = self.live
+        # steps and iterations are counted per group of problems (as separate solvers would)
+        self.stats["steps"] += len(self.groups)
+        if len(allp) == 0:
+            return
+        screen = self.screen
+        self.xt_prev2 = self.xt_prev
+        self.xt_prev = self.xt.copy()
+        # problems whose window ended (or none is open): full check and a new window (a full
+        # check reads all of X whatever the number of problems: windows that would end soon
+        # are renewed in the same pass)
+        ends = allp[screen.t_end[allp] < t]
+        todo = allp
+        if len(ends):
+            ends = np.union1d(ends, screen.ending(self.in_groups_of(ends, allp), t))
+            todo = np.union1d(allp, screen.open_windows(ends, t, gamma))
+        for it in range(max_iter):
+            self._solve(todo, beta, gamma)
+            self.stats["iterations"] += self.groups_in(todo)
+            bad = todo[~screen.window_ok(todo)]
+            if len(bad):  # the window's bound no longer holds: full check, new window
+                renew = np.union1d(bad, screen.ending(self.in_groups_of(bad, allp), t))
+                rest = todo[~np.isin(todo, renew)]
+                todo = np.union1d(screen.open_windows(renew, t, gamma), screen.sync(gamma, rest))
+            else:
+                todo = screen.sync(gamma, todo)
+            if len(todo) == 0:
+                break
+        if len(todo):
+            # plain Newton cycles (rare: several genes at the threshold at once)
+            for k in todo:
+                try:
+                    self._damped(k, gamma[k], beta[k], t)
+                except (RadiogenomicsError, np.linalg.LinAlgError, FloatingPointError) as exc:
+                    self._give_up(k, t, exc)
+            screen.t_end[todo] = -1  # r moved outside the windows' bookkeeping: new ones next step
+        screen.after_step(self.xt - self.xt_prev, self.n)
+
+    def _give_up(self, k, t, reason):
+        """Freeze problem k (Newton failed at step t): it is no longer solved, and the caller
+        replaces its whole path by the reference solver's."""
+        self.failed[int(k)] = (int(t), str(reason))
+        self.live = self.live[self.live != k]
+        self.stats["failed"] = self.stats.get("failed", 0) + 1
+
+    def _full_state(self, k, r, gamma):
+        z = (self.design_t(k) @ r) / self.n[k]
+        return z, status(z, gamma, self.state[k])
+
+    def _dual_objective(self, k, r, gamma, beta):
+        z, _ = self._full_state(k, r, gamma)
+        st = np.clip(np.abs(z) - gamma, 0, None)
+        return 0.5 * r @ r - r @ self.yc[k] + self.n[k] / (2 * beta) * (st @ st)
+
+    def _damped(self, k, gamma, beta, t, max_iter=DAMPED_MAX_ITER):
+        """Semismooth Newton with Armijo backtracking on the (strongly convex) dual objective
+
+        f(r) = ½||r||² - rᵀy_c + n/(2β) Σ_j S(x_cjᵀ r/n, γ)², ∇f(r) = r - y_c + X_c w(r).
+        """
+        self.stats["damped"] = self.stats.get("damped", 0) + 1
+        idx = np.array([k])
+        bvec = np.zeros(self.P)
+        gvec = np.zeros(self.P)
+        bvec[k], gvec[k] = beta, gamma
+        fact = self.fact
+        for _ in range(max_iter):
+            self.materialize(idx)
+            r = self.r[k].copy()
+            _, target = self._full_state(k, r, gamma)
+            diff = np.flatnonzero(self.state[k] != target)
+            if len(diff):
+                fact.update(k, diff, self.state[k, diff], target[diff], rank_one=False)
+                self.state[k, diff] = target[diff]
+            # gradient at r (state consistent with r): r - y_c + (Gc r /n - γ m̂)/β
+            wk = self.w[k]
+            gc_r = wk * (fact.Kt[k] @ r)
+            grad = r - self.yc[k] + (gc_r / self.n[k] - gamma * wk * fact.mt[k]) / beta
+            self._solve(idx, bvec, gvec)
+            self.materialize(idx)
+            d = self.r[k] - r
+            _, newstate = self._full_state(k, self.r[k], gamma)
+            if np.array_equal(newstate, self.state[k]):
+                # Newton point lies in the region it was computed for: exact solution.
+                return
+            f0 = self._dual_objective(k, r, gamma, beta)
+            slope = grad @ d
+            tau = 1.0
+            while tau > ARMIJO_MIN_STEP:
+                if self._dual_objective(k, r + tau * d, gamma, beta) <= f0 + ARMIJO_C * tau * slope:
+                    break
+                tau *= 0.5
+            self.r[k] = r + tau * d
+            self.xt[k] = fact.Q[k].T @ self.r[k]
+        raise RadiogenomicsError(f"elastic net: damped Newton did not converge at step {t}")
+
+    # -- results -----------------------------------------------------------------------
+    def check_finite(self, t, pred):
+        """Freeze the problems whose step-t predictions ``pred`` (P, V) are not finite."""
+        bad = self.live[~np.all(np.isfinite(pred[self.live]), axis=1)]
+        for k in bad:
+            self._give_up(k, t, "non-finite solution")
+
+    def predictions(self, t):
+        """Validation predictions at step t: (P, V) values for the patients ``self.vidx``
+        (problem k's are its first ``nval[k]``)."""
+        lam = self.lambdas[:, t]
+        gamma, beta = lam * self.alpha, lam * (1 - self.alpha)
+        q, mv = self.fact.validation_terms(self.xt)  # Kt[val] r = (Kt[val] Q) Qᵀ r
+        return self.ybar[:, None] + (q / self.n[:, None] - gamma[:, None] * mv) / beta[:, None]
+
+    def residuals(self):
+        """r of every problem (P, N), the dual solution at the last step."""
+        self.materialize(np.arange(self.P))
+        return self.r.copy()
+
+    def coef(self, k, t):
+        """Coefficients and intercept of problem k at step t (after ``step(t)``)."""
+        lam = self.lambdas[k, t]
+        gamma, beta = lam * self.alpha[k], lam * (1 - self.alpha[k])
+        self.materialize(np.array([k]))
+        return dual_to_primal(self.design_t(k), self.r[k], self.n[k], gamma, beta, self.mu[k], self.ybar[k])

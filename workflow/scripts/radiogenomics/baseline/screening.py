@@ -1,0 +1,407 @@
+"""Safe screening of the genes' status along the elastic-net dual path.
+
+A gene j of problem k is active when |z_j| > γ, z_j = x_cjᵀr / n. Checking all p genes at
+every Newton iteration would dominate the cost, so each problem has a *screening window*:
+
+* At its opening (``open_windows``), z0 = X_cᵀr0/n and its slope s0 = X_cᵀv/n along the
+  path's last step v are computed for all genes, in single precision (one product over X)
+  with the rounding bound added to the slack; the genes that bound cannot settle are
+  recomputed in double precision. Every gene's status is brought in line (full check).
+* Within the window, for d = r - r0 and any scalar c,
+  z_j(r) = z0_j + c s0_j + x_cjᵀ(d - c v)/n, so with c = dᵀv/vᵀv and e = ||d - c v||,
+  |z_j - z0_j - c s0_j| ≤ ||x_cj|| e / n (Cauchy-Schwarz on the part of the drift that the
+  path's direction does not explain). The window stays valid while e ≤ emax and
+  c ∈ [c_lo, c_hi] (``window_ok``). Genes whose predicted |z| stays clear of the threshold
+  range [γ(t_end), γ(t)] by that slack for every such c cannot change status; only the
+  others become the window's *candidate pairs* (problem, gene).
+* Between openings (``sync``) only candidate pairs are examined, from their last exact
+  values with the same first-order bound; those it cannot settle get exact z.
+
+Window lengths adapt to the cost balance (``WKAPPA``), window ends are aligned
+(``WALIGN``) so that openings share passes over X, and a pass renews every window that
+would end soon or has used much of its drift allowance (``ending``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .status import TIE_RTOL, status
+
+#: Longest window, in λ steps: beyond it the first-order prediction is rarely worth keeping.
+WMAX = 64
+#: Windows end on multiples of this many steps, so that their renewals share a pass over X.
+WALIGN = 8
+#: A renewal costs about WKAPPA × p pair checks (one pass over X, both products, the
+#: bookkeeping); candidates grow about linearly with the window length W, so the cost per
+#: step is lowest at W* = √(WKAPPA · p / ρ), ρ = candidates per step of the last window.
+WKAPPA = 3.0
+#: Length of a problem's first window (no candidate count to size it by yet).
+W_START = 4
+#: When some windows must be renewed, those that have used this share of their drift
+#: allowance are renewed in the same pass over X (a pass costs far more than one problem).
+ENDING_DRIFT = 0.5
+#: ... and so are long windows (≥ ENDING_MIN_SPAN × WALIGN steps) that are ENDING_DONE done
+#: and end within ENDING_WITHIN × WALIGN steps.
+ENDING_MIN_SPAN = 4
+ENDING_DONE = 0.75
+ENDING_WITHIN = 2
+#: A problem whose unsettled candidate pairs are ≥ 1/SYNC_FULL of its pairs gets exact
+#: values for all of its pairs (and a new reference); otherwise only those pairs.
+SYNC_FULL = 4
+#: A new prediction direction (the secant since the pairs' last exact values) is taken only
+#: when that step is at least this fraction of the old direction's length (else too short
+#: to define a direction well).
+SECANT_MIN_RATIO = 0.5
+
+#: Drift allowance emax = efac · (window steps) · ||v|| (the unexplained drift grows with the
+#: steps taken). efac starts at EFAC_START and is rescaled after every window by the share of
+#: the allowance the last one used × EFAC_TARGET (aiming at 1/EFAC_TARGET of it), the factor
+#: clipped to EFAC_CHANGE and efac to EFAC_RANGE.
+EFAC_START = 0.05
+EFAC_TARGET = 1.5
+EFAC_CHANGE = (0.5, 4.0)
+EFAC_RANGE = (0.01, 4.0)
+#: Without a direction (v = 0): emax = NO_DIRECTION_FACTOR · steps · (per-step drift) · n,
+#: with the per-step drift ||Δr||/n of the last steps, or DRIFT_START · ||y_c||/n before any.
+NO_DIRECTION_FACTOR = 2.0
+DRIFT_START = 1e-3
+#: Smallest allowance, relative to ||y_c||: a window must accept r's rounding-level drift.
+EMAX_FLOOR = 1e-12
+#: The range of c, the position along the direction: from C_LO (r may step back) to
+#: C_HI_PER_STEP · (window steps) + C_HI_EXTRA (steps may grow along the window).
+C_LO = -1.0
+C_HI_PER_STEP = 1.5
+C_HI_EXTRA = 1.0
+#: Per-step drift memory: the window's per-step drift is max(latest, DRIFT_DECAY × previous).
+DRIFT_DECAY = 0.5
+
+#: Rounding of the single-precision pass: relative error bound of an N-term dot product with
+#: rounded inputs, (N + 2) u / (1 - (N + 2) u), u = 2^-24 (any summation order), plus
+#: F32_EXTRA_OPS elementwise single-precision operations of the test, times F32_SAFETY,
+#: plus F32_ERR_FLOOR.
+F32_UNIT = 2.0**-24
+F32_EXTRA_OPS = 10
+F32_SAFETY = 1.5
+F32_ERR_FLOOR = 1e-12
+#: Relative margin on quantities rounded to single precision for the test (centre, radius
+#: and allowance): ≈ 17 units of single-precision rounding.
+F32_MARGIN = 1e-6
+#: Relative margin on the double-precision bound products (cnorm · e / n).
+F64_MARGIN = 1e-9
+#: Absolute slack: z and γ of order 1e-15 and below are rounding noise, never a margin.
+ABS_SLACK = 1e-15
+#: Rounding of an exact (double-precision) z and of z + c s, relative to their terms.
+F64_DOT_RTOL = 1e-12
+
+
+def linear_fit(d, v):
+    """c = dᵀv/vᵀv (0 where v = 0) and e = ||d - c v|| per row."""
+    vv = np.einsum("ij,ij->i", v, v)
+    c = np.einsum("ij,ij->i", d, v) / np.where(vv > 0, vv, 1.0)
+    c[vv == 0] = 0.0
+    dc = d - c[:, None] * v
+    return c, np.sqrt(np.einsum("ij,ij->i", dc, dc))
+
+
+class Screening:
+    """Screening windows and candidate pairs of every problem of ``path`` (a DualPath).
+
+    Reads the path's r (``path.materialize``), its eigenbasis solutions (xt, xt_prev,
+    xt_prev2), λ, α and statuses; status changes go to ``path.fact.apply`` and
+    ``path.state``. Window vectors are kept in r-space (r0, v0r, rl, vlr) and in the current
+    eigenbasis (x0t, v0t, xl, vlt; ``rotate`` after a rebase).
+    """
+
+    def __init__(self, path, X):
+        self.path = path
+        P, N = path.P, path.N
+        # per group of problems (design matrix Xs): a single-precision copy (N x p, centred
+        # on all patients) for the passes over X, and its gene norms
+        G = len(path.groups)
+        self.X32 = np.empty((G, N, path.p), dtype=np.float32)
+        self.xn32 = np.empty((G, path.p), dtype=np.float32)
+        self.cnorm = np.empty((P, path.p))  # training-centred gene norms per problem, for the bounds
+        for g, ks in enumerate(path.groups):
+            Xs = path.design(X, g)
+            Xg = Xs - Xs.mean(axis=0)
+            self.X32[g] = Xg
+            self.xn32[g] = np.sqrt(np.einsum("ij,ij->j", Xg, Xg))
+            sq = (path.w[ks] @ (Xs * Xs)) - path.n[ks, None] * path.mu[ks] ** 2
+            self.cnorm[ks] = np.sqrt(np.clip(sq, 0, None))
+        self.f32_err = F32_SAFETY * (X.shape[0] + F32_EXTRA_OPS) * F32_UNIT + F32_ERR_FLOOR
+        # candidate pairs (problem pk, gene pg; in no particular order): last exact z (zl),
+        # its slope (sl) along the direction vl, centred gene norm (cn), stored status (pst)
+        self.pk = np.zeros(0, dtype=int)
+        self.pg = np.zeros(0, dtype=int)
+        self.zl = np.zeros(0)
+        self.sl = np.zeros(0)
+        self.cn = np.zeros(0)
+        self.pst = np.zeros(0, dtype=np.int8)
+        # window reference point and direction (opening: 0; pairs' last exact values: l)
+        self.r0 = path.r.copy()
+        self.x0t = path.xt.copy()
+        self.v0r = np.zeros((P, N))
+        self.v0t = np.zeros((P, N))
+        self.rl = path.r.copy()
+        self.xl = path.xt.copy()
+        self.vlr = np.zeros((P, N))
+        self.vlt = np.zeros((P, N))
+        self.t_end = np.full(P, -1)  # last step of each problem's window (-1: none open)
+        self.t_open = np.zeros(P, dtype=int)
+        self.window_w = np.full(P, W_START)
+        self.efac = np.full(P, EFAC_START)
+        self.eratio = np.zeros(P)  # share of the drift allowance used so far
+        self.drift = None  # per problem, per-step ||Δr||/n (set after the first step)
+        self.emax = np.ones(P)
+        self.c_hi = np.ones(P)
+
+    def rotate(self, ks, QT):
+        """After a rebase of ``ks``: the eigenbasis copies of the window vectors."""
+        self.x0t[ks] = np.matmul(QT, self.r0[ks][:, :, None])[:, :, 0]
+        self.v0t[ks] = np.matmul(QT, self.v0r[ks][:, :, None])[:, :, 0]
+        self.xl[ks] = np.matmul(QT, self.rl[ks][:, :, None])[:, :, 0]
+        self.vlt[ks] = np.matmul(QT, self.vlr[ks][:, :, None])[:, :, 0]
+
+    def _set_status(self, kc, gc, old, new):
+        self.path.fact.apply(kc, gc, old, new)
+        self.path.state[kc, gc] = new
+
+    def _next_window(self, ks, t):
+        """Length of the windows ``ks`` open at step t from how the last one went, and its end."""
+        path = self.path
+        opened = self.t_end[ks] >= 0
+        ko = ks[opened]
+        if len(ko):
+            change = np.clip(EFAC_TARGET * self.eratio[ko], *EFAC_CHANGE)
+            self.efac[ko] = np.clip(self.efac[ko] * change, *EFAC_RANGE)
+            lasted = np.maximum(t - self.t_open[ko], 1)
+            cnt = np.bincount(self.pk, minlength=path.P)[ko]
+            rho = np.maximum(cnt, 1) / np.maximum(self.window_w[ko], 1)
+            w_new = np.clip(np.sqrt(WKAPPA * path.p / rho), 1,
+                            np.minimum(2 * self.window_w[ko], WMAX)).astype(int)
+            short = (lasted < self.window_w[ko] // 2) & (self.eratio[ko] > 1)
+            w_new[short] = np.maximum(self.window_w[ko][short] // 2, 1)  # cut short by drift
+            self.window_w[ko] = w_new
+        self.t_open[ks] = t
+        W = self.window_w[ks]
+        L = path.lambdas.shape[1]
+        return np.minimum(np.maximum((t + W + 1) // WALIGN * WALIGN - 1, t), L - 1)
+
+    def open_windows(self, ks, t, gamma):
+        """Full check and a new window for the problems ``ks`` at step t (module docstring).
+
+        z = X_cᵀr/n of every gene (and its slope s = X_cᵀv/n along v = r(t-1) - r(t-2)) in
+        single precision with its rounding bound in the slack, exactly for the candidates;
+        every gene's status brought in line. Returns the problems whose active set changed.
+        """
+        path = self.path
+        path.stats["refreshes"] += len(ks)
+        path.materialize(ks)
+        v0t = path.xt_prev[ks] - path.xt_prev2[ks]
+        v0r = np.matmul(path.fact.Q[ks], v0t[:, :, None])[:, :, 0]
+        r = path.r[ks]
+        n = path.n[ks]
+        K = len(ks)
+        t_end = self._next_window(ks, t)
+        nsteps = t_end - t + 1
+        g_hi = path.lambdas[ks, t] * path.alpha[ks]
+        g_lo = path.lambdas[ks, t_end] * path.alpha[ks]
+        nv = np.sqrt(np.einsum("ij,ij->i", v0r, v0r))
+        ynorm = np.sqrt(np.sum(path.yc[ks] ** 2, axis=1))
+        step = self.drift  # per-step ||Δr||/n, for v = 0 (no direction yet)
+        step = np.full(len(ks), DRIFT_START) * ynorm / n if step is None else step[ks]
+        emax = np.where(nv > 0, self.efac[ks] * nsteps * nv, NO_DIRECTION_FACTOR * nsteps * step * n)
+        emax = np.maximum(emax, EMAX_FLOOR * ynorm)
+        c_hi = C_HI_PER_STEP * nsteps + C_HI_EXTRA
+
+        # Pass over all genes in single precision (one (2K x N) @ (N x p) product with X
+        # centred on all patients: x_jᵀr is unchanged as r sums to 0). Its error is at most
+        # f32_err ||x_j|| (||r|| + |c| ||v||)/n, added to the window's slack: a gene that is
+        # not a candidate even so keeps its status for the whole window, and that status is
+        # the one the single-precision z gives (it is clear of the threshold by more).
+        z32, s32 = self._pass(ks, r / n[:, None], v0r / n[:, None])
+        cmax = np.maximum(-C_LO, c_hi)
+        rn = np.sqrt(np.einsum("ij,ij->i", r, r)) / n
+        b = self.f32_err * (rn + cmax * nv / n)
+        cm = (0.5 * (C_LO + c_hi)).astype(np.float32)
+        hr = (0.5 * (c_hi - C_LO) * (1 + F32_MARGIN)).astype(np.float32)
+        mid = 0.5 * (g_lo + g_hi)
+        lim0 = 0.5 * (g_hi - g_lo) + ABS_SLACK + (TIE_RTOL + F32_MARGIN) * g_hi
+        a = emax / n * (1 + F32_MARGIN) + b
+        dev = z32 + cm[:, None] * s32
+        np.abs(dev, out=dev)
+        dev -= mid.astype(np.float32)[:, None]
+        np.abs(dev, out=dev)
+        lim = np.abs(s32)
+        lim *= hr[:, None]
+        lim += self.xn32[path.group[ks]] * a.astype(np.float32)[:, None]
+        lim += lim0.astype(np.float32)[:, None]
+        pi, gi = np.nonzero(dev <= lim)  # candidates at single precision, sorted by problem
+        m32 = mid.astype(np.float32)[:, None]
+        target = (z32 > m32).view(np.int8) - (z32 < -m32).view(np.int8)  # K x p
+        # candidates: exact z and slope (double precision, as everywhere else)
+        bounds = np.searchsorted(pi, np.arange(K + 1))
+        zc = np.empty(len(pi))
+        sc = np.empty(len(pi))
+        for q in range(K):
+            lo, hi = bounds[q], bounds[q + 1]
+            if hi > lo:
+                zs = path.gene_rows(ks[q], gi[lo:hi]) @ np.stack([r[q], v0r[q]], axis=1)
+                zc[lo:hi] = zs[:, 0] / n[q]
+                sc[lo:hi] = zs[:, 1] / n[q]
+        old = path.state[ks]  # K x p
+        target[pi, gi] = status(zc, gamma[ks][pi], old[pi, gi])
+        # full check: every gene's status in line with z
+        qi, gj = np.nonzero(old != target)  # problem position, gene; sorted by problem
+        if len(qi):
+            self._set_status(ks[qi], gj, old[qi, gj], target[qi, gj])
+        changed = np.unique(ks[qi])
+        # the window's candidate pairs, from the exact values
+        za = zc + C_LO * sc
+        zb = zc + c_hi[pi] * sc
+        slack = (self.cnorm[ks[pi], gi] * (emax / n)[pi] * (1 + F64_MARGIN) + ABS_SLACK
+                 + TIE_RTOL * g_hi[pi] + F64_DOT_RTOL * (np.abs(zc) + c_hi[pi] * np.abs(sc)))
+        below = np.maximum(np.abs(za), np.abs(zb)) + slack < g_lo[pi]
+        sg = np.sign(zc)
+        above = np.minimum(sg * za, sg * zb) - slack > g_hi[pi]
+        keep_c = ~(below | above)
+        pi, gi, z0c, s0c = pi[keep_c], gi[keep_c], zc[keep_c], sc[keep_c]
+        kk = ks[pi]
+        # replace the pairs of ks
+        inK = np.zeros(path.P, dtype=bool)
+        inK[ks] = True
+        keep = ~inK[self.pk]
+        self.pk = np.concatenate([self.pk[keep], kk])
+        self.pg = np.concatenate([self.pg[keep], gi])
+        self.zl = np.concatenate([self.zl[keep], z0c])
+        self.sl = np.concatenate([self.sl[keep], s0c])
+        self.cn = np.concatenate([self.cn[keep], self.cnorm[kk, gi]])
+        self.pst = np.concatenate([self.pst[keep], path.state[kk, gi]])
+        self.r0[ks] = r
+        self.x0t[ks] = path.xt[ks]
+        self.v0r[ks] = v0r
+        self.v0t[ks] = v0t
+        self.rl[ks] = r
+        self.xl[ks] = path.xt[ks]
+        self.vlr[ks] = v0r
+        self.vlt[ks] = v0t
+        self.emax[ks] = emax
+        self.c_hi[ks] = c_hi
+        self.t_end[ks] = t_end
+        self.eratio[ks] = 0.0
+        path.stats["candidate_rows"] += len(kk)
+        return changed
+
+    def _pass(self, ks, a, b):
+        """(a X32, b X32) in single precision for the problems ``ks`` (rows of a and b), one
+        (2K x N) @ (N x p) product per group of problems."""
+        if len(self.X32) == 1:
+            Z = np.concatenate([a, b]).astype(np.float32) @ self.X32[0]
+            return Z[:len(ks)], Z[len(ks):]
+        group = self.path.group[ks]
+        za = np.empty((len(ks), self.path.p), dtype=np.float32)
+        zb = np.empty_like(za)
+        for g in np.unique(group):
+            rows = np.flatnonzero(group == g)
+            R = np.concatenate([a[rows], b[rows]]).astype(np.float32)
+            Z = R @ self.X32[g]  # 2K x p
+            za[rows], zb[rows] = Z[:len(rows)], Z[len(rows):]
+        return za, zb
+
+    def window_ok(self, idx):
+        """For the problems ``idx``: is the window's first-order bound still valid at r?"""
+        c, e = linear_fit(self.path.xt[idx] - self.x0t[idx], self.v0t[idx])
+        self.eratio[idx] = np.maximum(self.eratio[idx], e / self.emax[idx])
+        return (e <= self.emax[idx]) & (c >= C_LO) & (c <= self.c_hi[idx])
+
+    def sync(self, gamma, problems):
+        """Bring the stored status of the candidate pairs of ``problems`` in line with r.
+
+        The first-order prediction z_l + c s_l from the pairs' last exact values settles
+        most; the unsettled pairs get exact z (all of a problem's pairs, and a new reference
+        point, when they are ≥ 1/SYNC_FULL of them). Returns the problems whose active set
+        or signs changed.
+        """
+        path = self.path
+        inS = np.zeros(path.P, dtype=bool)
+        inS[problems] = True
+        sel = np.flatnonzero(inS[self.pk])
+        if len(sel) == 0:
+            return np.zeros(0, dtype=int)
+        pk = self.pk[sel]
+        d = path.xt - self.xl
+        c = np.zeros(path.P)
+        e = np.zeros(path.P)
+        c[problems], e[problems] = linear_fit(d[problems], self.vlt[problems])
+        zl, sl = self.zl[sel], self.sl[sel]
+        cs = c[pk] * sl
+        zp = zl + cs
+        g = gamma[pk]
+        # (a settled pair is farther than the tie band from the threshold, so its plain
+        # predicted status is its status; pairs that may be in the band are recomputed)
+        unsettled = (np.abs(np.abs(zp) - g)
+                     <= self.cn[sel] * (e / path.n)[pk] * (1 + F64_MARGIN) + ABS_SLACK + TIE_RTOL * g
+                     + F64_DOT_RTOL * (np.abs(zl) + np.abs(cs)))
+        target = (zp > g).view(np.int8) - (zp < -g).view(np.int8)
+        old = self.pst[sel]
+        if unsettled.any():
+            ucnt = np.bincount(pk[unsettled], minlength=path.P)
+            pcnt = np.bincount(pk, minlength=path.P)
+            full = (ucnt > 0) & (SYNC_FULL * ucnt >= pcnt)
+            path.materialize(np.flatnonzero(ucnt))
+            jn = np.flatnonzero(unsettled | full[pk])
+            pj = sel[jn]
+            kj = pk[jn]
+            z = np.einsum("ij,ij->i", path.gene_rows(kj, self.pg[pj]), path.r[kj]) / path.n[kj]
+            fullp = np.flatnonzero(full)
+            if len(fullp):
+                self._new_reference(fullp, full[kj], pj, kj, z, d)
+            target[jn] = status(z, gamma[kj], old[jn])
+            path.stats["full_rechecks"] = path.stats.get("full_rechecks", 0) + len(fullp)
+            path.stats["pair_checks"] = path.stats.get("pair_checks", 0) + len(jn)
+        ch = np.flatnonzero(target != old)
+        if len(ch) == 0:
+            return np.zeros(0, dtype=int)
+        ch = ch[np.argsort(pk[ch], kind="stable")]  # by problem (the pairs are in no order)
+        pc = sel[ch]
+        kc, gc, nc = self.pk[pc], self.pg[pc], target[ch]
+        self._set_status(kc, gc, old[ch], nc)
+        self.pst[pc] = nc
+        return np.unique(kc)
+
+    def _new_reference(self, fullp, fj, pj, kj, z, d):
+        """Problems ``fullp`` got exact z for all their pairs: those become the pairs' last
+        exact values, with the secant since the old ones as the new direction (kept when
+        that step is too short to define one well, SECANT_MIN_RATIO)."""
+        path = self.path
+        pf, kf, zf = pj[fj], kj[fj], z[fj]
+        dn = np.sqrt(np.einsum("ij,ij->i", d[fullp], d[fullp]))
+        vn = np.sqrt(np.einsum("ij,ij->i", self.vlt[fullp], self.vlt[fullp]))
+        upd = fullp[(dn > 0) & (dn >= SECANT_MIN_RATIO * vn)]
+        if len(upd):
+            inU = np.zeros(path.P, dtype=bool)
+            inU[upd] = True
+            u = inU[kf]
+            self.sl[pf[u]] = zf[u] - self.zl[pf[u]]
+            self.vlt[upd] = d[upd]
+            self.vlr[upd] = path.r[upd] - self.rl[upd]
+        self.zl[pf] = zf
+        self.xl[fullp] = path.xt[fullp]
+        self.rl[fullp] = path.r[fullp]
+
+    def ending(self, ks, t):
+        """Problems of ``ks`` renewed early in a pass over X that takes place anyway: long
+        windows nearly done and ending soon, and windows that used ENDING_DRIFT of their
+        drift allowance."""
+        span = self.t_end[ks] - self.t_open[ks]
+        soon = self.t_end[ks] < t + ENDING_WITHIN * WALIGN
+        done = (t - self.t_open[ks]) >= ENDING_DONE * span
+        long = span >= ENDING_MIN_SPAN * WALIGN
+        return ks[(soon & done & long) | (self.eratio[ks] >= ENDING_DRIFT)]
+
+    def after_step(self, dxt, n):
+        """Per-step drift ||Δr||/n of every problem, remembered with DRIFT_DECAY."""
+        d = np.sqrt(np.sum(dxt**2, axis=1)) / n
+        prev = self.drift
+        self.drift = d if prev is None else np.maximum(d, DRIFT_DECAY * prev)
