@@ -167,4 +167,5 @@ def describe(column: str, units: dict | None = None) -> tuple[str, str, str]:
 def is_paper_feature_set(columns) -> bool:
     """Whether ``columns`` are exactly the paper's 20 features (in any order): only then are
     averages over the features comparable with the paper's Table 2 and §3.1 losses."""
-    return set(columns) == set(IMAGE_FEATURES) and len(list(columns)) == len(IMAGE_FEATURES)
+    columns = list(columns)
+    return set(columns) == set(IMAGE_FEATURES) and len(columns) == len(IMAGE_FEATURES)
