@@ -193,6 +193,15 @@ def test_config_key_is_validated():
         validate(config({"file": "f.csv", "patient_column": "ID"}), SCHEMA)
     with pytest.raises(RadiogenomicsError, match="data.features_table"):
         validate(config({"file": "f.csv", "patient_column": "ID", "regex": "a", "unit": {}}), SCHEMA)
+    # data.segmentations is needed only to extract the features
+    table = {"file": "f.csv", "patient_column": "ID", "regex": "a"}
+    no_segmentations = config(table)
+    del no_segmentations["data"]["segmentations"]
+    assert "segmentations" not in validate(no_segmentations, SCHEMA)["data"]
+    no_segmentations = config(None)
+    del no_segmentations["data"]["segmentations"]
+    with pytest.raises(RadiogenomicsError, match="config key data.segmentations: required"):
+        validate(no_segmentations, SCHEMA)
 
 
 # ------------------------------------------------- stages follow the columns present

@@ -126,6 +126,7 @@ def test_tables_summary_and_report_cover_exactly_the_columns(table_run):
     md = (root / "results/summary.md").read_text()
     assert "Average over the 7 features" in md and "20 features" not in md
     assert "with all 7 features" in md and "of 7 features by MAE" in md
+    assert "| in pyradiomics_batch.csv | 27 |" in md and "with a segmentation" not in md
     table3_md = md.split("## Table 3")[1].split("## Table 4")[0]
     rows = [ln for ln in table3_md.splitlines() if ln.startswith("| original_shape_")]
     assert len(rows) == len(COLUMNS) and rows[2].startswith("| original_shape_MeshVolume (mm³) |")

@@ -26,7 +26,8 @@ note = summary.CELL_NOTE + (" Demo run: a generated cohort; the paper's numbers 
 
 io.write_text(
     summary.summary_markdown(tables, losses=losses, ae_selected=ae_selected, dnn_selected=dnn_selected,
-                             patients=patients, title=params.title, demo=demo, epoch=params.epoch),
+                             patients=patients, title=params.title, demo=demo, epoch=params.epoch,
+                             features_table=params.features_table),
     out.markdown,
 )
 io.write_text(summary.landing_page(Path(inp.landing_template).read_text(), summary.verdict_lines(tables, params.epoch),
@@ -66,7 +67,8 @@ io.write_text(
     out.models,
 )
 
-cohort_sections = [("Patients", summary.cohort_display(patients, n_features=len(params.features)))]
+cohort_sections = [("Patients", summary.cohort_display(patients, n_features=len(params.features),
+                                                            features_table=params.features_table))]
 if "note" in patients.columns:
     notes = patients["note"].fillna("").astype(str)
     counts = notes[notes != ""].value_counts().rename_axis("note").rename("patients").to_frame()

@@ -235,13 +235,14 @@ def selected_display(ae_selected: dict, dnn_selected: dict, with_paper: bool = T
 
 
 def cohort_display(patients: pd.DataFrame, with_paper: bool = True,
-                   n_features: int = len(names.IMAGE_FEATURES)) -> pd.DataFrame:
+                   n_features: int = len(names.IMAGE_FEATURES), features_table: str | None = None) -> pd.DataFrame:
     """Counts of the cohort table's boolean columns (patients.tsv); ``n_features``: how many
-    image features the models predict."""
+    image features the models predict; ``features_table``: the ``data.features_table`` file
+    they come from (``has_segmentation`` then means a row there)."""
     rows = [{"patients": "in the cohort table", "count": str(len(patients))}]
     paper = {"has_expression": PAPER_COHORT["expression_patients"],
              "supervised": PAPER_COHORT["supervised_patients"]} if with_paper else {}
-    for col, label in (("has_expression", "with expression"), ("has_segmentation", "with a segmentation"),
+    for col, label in (("has_expression", "with expression"), ("has_segmentation", "with a segmentation" if features_table is None else f"in {features_table}"),
                        ("has_features", f"with all {n_features} features"), ("supervised", "supervised (expression + features)")):
         if col in patients.columns:
             n = int(_as_bool(patients[col]).sum())
@@ -288,12 +289,13 @@ def verdict_lines(tables: dict, epoch: str = "final") -> list[str]:
 def summary_markdown(tables: dict, *, losses: pd.DataFrame | None = None, ae_selected: dict | None = None,
                      dnn_selected: dict | None = None, patients: pd.DataFrame | None = None,
                      title: str = "Radiogenomics: reproduction summary", demo: bool = False,
-                     epoch: str = "final") -> str:
+                     epoch: str = "final", features_table: str | None = None) -> str:
     """``results/summary.md``: the verdict, then this run's Tables 2-4 beside the paper's numbers.
 
     ``tables`` holds ``table2``, ``table3``, ``table4`` and (for the verdict and the
     differences) ``differences``. The features are the rows of ``table3``; averages over
     them (Table 2, the losses) are shown beside the paper's only when they are the paper's 20.
+    ``features_table``: the ``data.features_table`` file, when the features come from one.
     """
     features = list(tables["table3"].index)
     paper_set = names.is_paper_feature_set(features)
@@ -315,7 +317,8 @@ def summary_markdown(tables: dict, *, losses: pd.DataFrame | None = None, ae_sel
         parts += [f"The {len(features)} image features are not the paper's 20, so Table 2 and the losses "
                   "are shown without the paper's numbers.", ""]
     if patients is not None:
-        parts += ["## Cohort", "", markdown_table(cohort_display(patients, n_features=len(features))), ""]
+        parts += ["## Cohort", "", markdown_table(cohort_display(patients, n_features=len(features),
+                                                                  features_table=features_table)), ""]
     if ae_selected is not None or dnn_selected is not None:
         parts += ["## Selected hyperparameters (§3.1)", "",
                   markdown_table(selected_display(ae_selected or {}, dnn_selected or {})), ""]
