@@ -209,6 +209,13 @@ def write_fake_inputs(root: Path, cfg: dict, seed: int = 0) -> None:
 
 EVAL_SNAKEFILE = """\
 import os
+import sys
+
+# this checkout's package first, here and in the rule scripts (as the Snakefile does), not
+# an installed copy
+_PKG_DIR = os.path.join(workflow.basedir, "scripts")
+sys.path.insert(0, _PKG_DIR)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_PKG_DIR, os.environ.get("PYTHONPATH", "")) if p)
 
 configfile: "config/config.yaml"
 
