@@ -344,7 +344,10 @@ def test_supervised_data_checks_patients_and_features():
     targets = A.supervised_data(expression, features, folds, sources=("e.tsv", "f.tsv", "folds.tsv"))
     assert list(targets.index) == patients and targets.shape == (3, 20)
     with pytest.raises(RadiogenomicsError, match="f.tsv: expected the 20 columns"):
-        A.supervised_data(expression, features.iloc[:, :19], folds, sources=("e.tsv", "f.tsv", "folds.tsv"))
+        A.supervised_data(expression, features.iloc[:, :19], folds, sources=("e.tsv", "f.tsv", "folds.tsv"),
+                          columns=IMAGE_FEATURES)
+    # without columns, the table's own columns are the targets
+    assert A.supervised_data(expression, features.iloc[:, :7], folds).shape == (3, 7)
     with pytest.raises(RadiogenomicsError, match=r"folds.tsv: supervised patients missing from e.tsv: \['p3'\]"):
         A.supervised_data(expression.iloc[:2], features, folds, sources=("e.tsv", "f.tsv", "folds.tsv"))
     holes = features.copy()

@@ -59,7 +59,7 @@ def test_manifest_missing_region_error():
 def test_manifest_bad_features_table():
     feats = features_frame({"P1": {}}).drop(columns=["edema_volume"])
     with pytest.raises(RadiogenomicsError, match="missing feature column.*edema_volume"):
-        cohort.build_manifest(["P1"], feats)
+        cohort.build_manifest(["P1"], feats, columns=IMAGE_FEATURES)
     feats = features_frame({"P1": {}})
     feats.iloc[0, 3] = np.inf
     with pytest.raises(RadiogenomicsError, match="infinite value of enhancing_sphericity for patient P1"):

@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import RidgeCV
 
-from radiogenomics import evaluation, io, verdict
+from radiogenomics import evaluation, io, names
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
@@ -96,4 +96,4 @@ def test_the_demo_signal_is_what_the_models_are_judged_against(shipped_demo):
     assert summary_md.index("## Verdict") < summary_md.index("## Table 2")
     if (t2.drop(index=["elastic_net", "mean"])[["n_better_than_mean_mae", "n_better_than_mean_mape"]] == 0).all().all():
         assert "No network predicts better than a constant" in summary_md
-    assert verdict.NAMES.get(best, best) in summary_md.split("Lowest average MAE")[1][:80]
+    assert names.phrase(best) in summary_md.split("Lowest average MAE")[1][:80]

@@ -278,10 +278,26 @@ def test_conventions_differ_where_expected():
     assert ibsi["surface_area"] > paper["surface_area"]  # staircase mesh
     assert ibsi["max_diameter"] > paper["max_diameter"]  # faces vs centres
     assert paper["major_axis"] > ibsi["major_axis"]  # 2a vs 4a/√5
-    with pytest.raises(ValueError, match="convention"):
+    with pytest.raises(RadiogenomicsError, match="features.convention: expected one of paper, ibsi, got 'matlab'"):
         F.roi_features(mask, (1, 1, 1), "matlab")
-    with pytest.raises(ValueError, match="spacing"):
+    with pytest.raises(RadiogenomicsError, match="spacing"):
         F.roi_features(mask, (1, 0, 1))
+
+
+def test_bad_arguments_raise_the_packages_error():
+    mask = ellipsoid((8, 6, 5), (1.0, 1.0, 1.0))
+    for call, message in (
+        (lambda: F.roi_features(mask, (1, 1)), r"spacing must be three numbers, got \(1, 1\)"),
+        (lambda: F.roi_features(mask, 1.0), "spacing must be three numbers, got 1.0"),
+        (lambda: F.roi_features(mask, (1, 1, float("nan"))), "voxel spacing must be positive and finite"),
+        (lambda: F.roi_features(mask, (1, 1, 1), connectivity=8), "features.connectivity: expected 6, 18 or 26, got 8"),
+        (lambda: F.roi_features(mask, (1, 1, 1), axial_axis=3), "axial_axis must be 0, 1 or 2, got 3"),
+        (lambda: F.roi_features(mask[0], (1, 1, 1)), r"mask must be 3-D, got shape \(\d+, \d+\)"),
+        (lambda: F.slice_ellipse_axes(mask, (1, 1, 1), axial_axis=-1), "axial_axis must be 0, 1 or 2, got -1"),
+        (lambda: F.largest_component(mask, connectivity=4), "features.connectivity: expected 6, 18 or 26"),
+    ):
+        with pytest.raises(RadiogenomicsError, match=message):
+            call()
 
 
 # ---------------------------------------------------------------------------------------

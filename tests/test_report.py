@@ -54,7 +54,7 @@ def test_paper_table2_averages_follow_from_tables_3_and_4():
 
 def test_paper_counts_of_lower_mape_follow_from_table4():
     t4 = summary.PAPER_TABLE4
-    for model in summary.NETWORKS:
+    for model in names.NETWORKS:
         lower = int((t4[f"mape_{model}"] < t4["mape_elastic_net"]).sum())
         assert lower == summary.PAPER_TABLE2.loc[model, "n_lower_mape"], model
         assert summary.PAPER_TABLE2.loc[model, "pct_lower_mape"] == 5 * lower
@@ -120,10 +120,10 @@ def test_significance_marker_on_run_values():
     tables = evaluation.evaluate(measured, preds, scale)
     disp = summary.table3_display(tables["table3"], with_paper=False)
     sig = tables["table3"]["significant_pretrain_dropout"].to_numpy()
-    col = disp[summary.HEADS["pretrain_dropout"]]
+    col = disp[names.head("pretrain_dropout")]
     assert [v.endswith("*") for v in col] == list(sig)
     assert sig.any(), "the made-up network is much better: some features must be significant"
-    assert not any(v.endswith("*") for v in disp[summary.HEADS["elastic_net"]])
+    assert not any(v.endswith("*") for v in disp[names.head("elastic_net")])
 
 
 def test_html_page_is_self_contained():
@@ -209,6 +209,13 @@ def write_fake_inputs(root: Path, cfg: dict, seed: int = 0) -> None:
 
 EVAL_SNAKEFILE = """\
 import os
+import sys
+
+# this checkout's package first, here and in the rule scripts (as the Snakefile does), not
+# an installed copy
+_PKG_DIR = os.path.join(workflow.basedir, "scripts")
+sys.path.insert(0, _PKG_DIR)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_PKG_DIR, os.environ.get("PYTHONPATH", "")) if p)
 
 configfile: "config/config.yaml"
 

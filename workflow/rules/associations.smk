@@ -154,7 +154,7 @@ rule associate:
 
 
 rule plot_associations:
-    """Clustered heatmap (seaborn clustermap) of the top genes x 20 features."""
+    """Clustered heatmap (seaborn clustermap) of the top genes x the image features."""
     input:
         attributions="results/associations/attributions.tsv",
         attributions_abs="results/associations/attributions_abs.tsv",
@@ -172,6 +172,7 @@ rule plot_associations:
     params:
         genes_per_feature=lambda w: int(_assoc_cfg()["heatmap_genes_per_feature"]),
         dpi=int(config["report"]["figure_dpi"]),
+        features=FEATURES,
     conda:
         "../envs/core.yaml"
     script:

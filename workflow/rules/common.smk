@@ -11,8 +11,9 @@ from pathlib import Path
 from snakemake import __version__ as _SNAKEMAKE_VERSION
 
 from radiogenomics import configuration as _configuration
+from radiogenomics import names as _names
 from radiogenomics.errors import RadiogenomicsError
-from radiogenomics.names import IMAGE_FEATURES
+from radiogenomics.features_table import target_columns as _target_columns
 
 # Validate every key before any job starts (defaults from the schema are filled in).
 try:
@@ -30,8 +31,15 @@ defer_sigint_during(_ConsoleHandler, "emit")
 
 SEED = int(config["seed"])
 FOLDS = list(range(1, int(config["cv"]["folds"]) + 1))
-FEATURES = list(IMAGE_FEATURES)
-DNN_VARIANTS = ["scratch", "pretrain", "pretrain_dropout"]
+# The image features the models predict: the 20 extracted from the segmentations, or the
+# columns chosen from data.features_table (read from its header; radiogenomics.features_table).
+FEATURES_TABLE = config["data"]["features_table"]
+try:
+    FEATURES = _target_columns(FEATURES_TABLE)
+except RadiogenomicsError as _err:
+    raise WorkflowError(str(_err)) from None
+FEATURE_UNITS = dict(FEATURES_TABLE["units"]) if FEATURES_TABLE else {}
+DNN_VARIANTS = list(_names.NETWORKS)
 
 # Final outputs of every stage; each rules/<stage>.smk appends its own, and rule all
 # (the default target) builds them all.
@@ -43,7 +51,7 @@ wildcard_constraints:
     lr=r"[0-9.e+-]+",
     decay=r"[0-9.e+-]+",
     activation=r"tanh|sigmoid",
-    feature="|".join(FEATURES),
+    feature="|".join(re.escape(f) for f in FEATURES),
     patient=r"[^/]+",
 
 
@@ -258,9 +266,9 @@ def _collect_jobs(variant):
 # ---- evaluation (input functions and helpers of evaluation.smk) ----
 
 
-EVAL_REFERENCE = "elastic_net"
+EVAL_REFERENCE = _names.REFERENCE
 
-EVAL_NETWORK = "pretrain_dropout"  # the network of Figure 3 (the grid-searched one)
+EVAL_NETWORK = _names.GRID_NETWORK  # the network of Figure 3 (the grid-searched one)
 
 def _report_dpi():
     return int(config["report"]["figure_dpi"])

@@ -115,6 +115,7 @@ rule dnn_collect:
     params:
         variant=lambda w: w.variant,
         jobs=lambda w: [(name, k) for name, k, _ in _collect_jobs(w.variant)],
+        features=FEATURES,
     conda:
         "../envs/core.yaml"
     script:

@@ -56,6 +56,7 @@ rule evaluate:
     params:
         networks=DNN_VARIANTS,
         reference=EVAL_REFERENCE,
+        features=FEATURES,
         bootstrap=config["evaluation"]["bootstrap"],
         seed=SEED,
     conda:
@@ -190,6 +191,8 @@ rule write_summary:
     params:
         title=config["report"]["title"],
         demo=is_demo(),
+        features=FEATURES,
+        features_table=FEATURES_TABLE["file"] if FEATURES_TABLE else None,
         epoch=config["selection"]["epoch"],
         settings={
             "autoencoder": {

@@ -50,6 +50,10 @@ rule cohort:
         seed=SEED,
         exclude_imaged=config["autoencoder"]["exclude_imaged"],
         missing_region=config["features"]["missing_region"],
+        # the feature columns (the models' targets), their units, and data.features_table
+        features=FEATURES,
+        units=FEATURE_UNITS,
+        features_table=FEATURES_TABLE["file"] if FEATURES_TABLE else None,
     log:
         "results/logs/cohort.log",
     conda:

@@ -19,6 +19,9 @@ manifest = cohort.build_cohort(
     patients_path=snakemake.params.patients,
     out_scaled=snakemake.output.scaled,
     out_scale_factors=snakemake.output.scale_factors,
+    columns=snakemake.params.features,
+    units=dict(snakemake.params.units),
+    features_source=snakemake.params.features_table,
 )
 log.info("cohort: %d patients, %d with expression, %d with segmentation, %d supervised",
          len(manifest), manifest["has_expression"].sum(), manifest["has_segmentation"].sum(),

@@ -1,11 +1,10 @@
-"""Collect one network variant's out-of-fold predictions (all supervised patients x 20
-features, scaled units) and learning curves over the folds, for the selected config."""
+"""Collect one network variant's out-of-fold predictions (all supervised patients x the
+image features, scaled units) and learning curves over the folds, for the selected config."""
 from radiogenomics import runlog
 
 log = runlog.setup(snakemake.log[0])
 
 from radiogenomics import io, selection  # noqa: E402
-from radiogenomics.names import IMAGE_FEATURES  # noqa: E402
 
 p = snakemake.params
 inp = snakemake.input
@@ -22,7 +21,7 @@ for (config, fold), pred, hist, per_epoch in zip(p.jobs, inp.predictions, inp.hi
         # per-epoch file
         predictions[int(fold)] = (io.read_tsv(pred) if epoch == len(histories[int(fold)])
                                   else selection.read_epoch_predictions(per_epoch, epoch))
-oof = selection.collect_oof(predictions, folds, columns=IMAGE_FEATURES)
+oof = selection.collect_oof(predictions, folds, columns=p.features)
 curves = selection.curves(histories)
 io.write_tsv(oof, snakemake.output.oof)
 io.write_tsv(curves, snakemake.output.curves, index=False)

@@ -6,6 +6,7 @@ from radiogenomics import runlog
 log = runlog.setup(snakemake.log[0])
 
 from radiogenomics import evaluation, io  # noqa: E402
+from radiogenomics.errors import RadiogenomicsError  # noqa: E402
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
 
@@ -18,6 +19,9 @@ def read(path):
 
 folds = read(inp.folds)
 measured = evaluation.supervised_measured(read(inp.measured), folds, inp.folds)
+if list(measured.columns) != list(params.features):
+    raise RadiogenomicsError(f"{inp.measured}: expected the feature columns {list(params.features)}, "
+                             f"got {list(measured.columns)}")
 predictions = {name: read(path) for name, path in zip(params.networks, inp.networks, strict=True)}
 predictions[params.reference] = read(inp.reference)
 scale = read(inp.scale)

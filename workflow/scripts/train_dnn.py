@@ -17,7 +17,6 @@ from radiogenomics import io, models, seeds, selection, training  # noqa: E402
 from radiogenomics.errors import RadiogenomicsError  # noqa: E402
 from radiogenomics.folds import split  # noqa: E402
 from radiogenomics.cohort import supervised_data  # noqa: E402
-from radiogenomics.names import IMAGE_FEATURES  # noqa: E402
 
 p = snakemake.params
 models.configure_tensorflow(snakemake.threads)
@@ -44,7 +43,7 @@ log.info("network %s %s fold %s: %d training / %d validation patients, %d genes,
          p.variant, config_name, p.fold, len(x), len(x_val), x.shape[1], seed, slot.device or "cpu")
 
 model, nonneg = models.build_dnn(x.shape[1], models.encoder_sizes(p.ae_hidden), p.hidden4,
-                                 len(IMAGE_FEATURES), p.dropout, p.nonneg, seed)
+                                 targets.shape[1], p.dropout, p.nonneg, seed)
 if p.pretrained:
     import keras  # noqa: E402
 
@@ -61,8 +60,8 @@ log.info("final epoch: loss %.6g, val_loss %.6g", history["loss"].iloc[-1], hist
 pred = model.predict(x_val, batch_size=256, verbose=0)
 if not np.isfinite(pred).all():
     log.warning("non-finite predictions: training diverged (learning rate %g)", learning_rate)
-predictions = pd.DataFrame(pred, index=pd.Index(val_ids, name="patient"), columns=list(IMAGE_FEATURES))
+predictions = pd.DataFrame(pred, index=pd.Index(val_ids, name="patient"), columns=list(targets.columns))
 io.write_tsv(predictions, snakemake.output.predictions)
 io.write_tsv(history, snakemake.output.history, index=False)
-selection.write_epoch_predictions(epoch_predictions, val_ids, IMAGE_FEATURES, snakemake.output.epoch_predictions)
+selection.write_epoch_predictions(epoch_predictions, val_ids, targets.columns, snakemake.output.epoch_predictions)
 slot.release()

@@ -21,7 +21,6 @@ slot = gpu.claim(snakemake.config["training"]["gpu_slots_dir"])  # before Tensor
 from pathlib import Path  # noqa: E402
 
 from radiogenomics import associations, io, models  # noqa: E402
-from radiogenomics.names import IMAGE_FEATURES  # noqa: E402
 
 p = snakemake.params
 inp, out = snakemake.input, snakemake.output
@@ -53,7 +52,7 @@ with io.atomic_path(out.model, suffix=".keras") as tmp:
     net.model.save(tmp)
 io.write_tsv(net.history, out.history, index=False)
 
-ig = associations.ig_tables(net.model, net.x, net.genes, IMAGE_FEATURES, steps=p.ig_steps, rule=p.ig_rule,
+ig = associations.ig_tables(net.model, net.x, net.genes, list(targets.columns), steps=p.ig_steps, rule=p.ig_rule,
                             patients_per_batch=p.patients_per_batch if p.patients_per_batch > 0 else None)
 for name in ("mean", "mean_abs", "mean_gradient"):
     io.write_tsv(ig[name], out[f"ig_{name}"], float_format="%.6g")

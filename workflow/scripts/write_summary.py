@@ -8,7 +8,7 @@ from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from radiogenomics import io, summary  # noqa: E402
+from radiogenomics import io, names, summary  # noqa: E402
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
 
@@ -19,18 +19,22 @@ ae_selected = io.read_json(inp.ae_selected)
 dnn_selected = io.read_json(inp.dnn_selected)
 patients = io.read_tsv(inp.patients)
 demo = bool(params.demo)
+# averages over the features compare with the paper's only over the paper's 20 features
+paper_set = names.is_paper_feature_set(params.features)
 note = summary.CELL_NOTE + (" Demo run: a generated cohort; the paper's numbers are not expected to match."
                             if demo else "")
 
 io.write_text(
     summary.summary_markdown(tables, losses=losses, ae_selected=ae_selected, dnn_selected=dnn_selected,
-                             patients=patients, title=params.title, demo=demo, epoch=params.epoch),
+                             patients=patients, title=params.title, demo=demo, epoch=params.epoch,
+                             features_table=params.features_table),
     out.markdown,
 )
-io.write_text(summary.landing_page(Path(inp.landing_template).read_text(), summary.verdict_lines(tables, params.epoch)),
+io.write_text(summary.landing_page(Path(inp.landing_template).read_text(), summary.verdict_lines(tables, params.epoch),
+                                  features=list(params.features), features_table=params.features_table),
               out.landing)
 io.write_text(summary.html_page("Table 2. Overall performance",
-                                [(None, summary.table2_display(tables["table2"])),
+                                [(None, summary.table2_display(tables["table2"], with_paper=paper_set)),
                                  ("Differences of the average errors (negative: lower error)",
                                   summary.differences_display(tables["differences"]))], note), out.table2)
 io.write_text(summary.html_page("Table 3. MAE in original units",
@@ -49,7 +53,7 @@ io.write_text(
             ("Selected by cross-validation (this run (paper))",
              summary.selected_display(ae_selected, dnn_selected)),
             ("Final losses of the selected configurations (mean ± s.d. over folds)",
-             summary.losses_display(losses)),
+             summary.losses_display(losses, with_paper=paper_set)),
             ("Autoencoder grid (mean final-epoch validation loss over folds)", io.read_tsv(inp.ae_selection)),
             ("Network grid (pre-training + dropout; mean validation MAE over folds at the "
              + ("final epoch)" if params.epoch == "final" else "best epoch of each configuration: optimistic)"),
@@ -63,7 +67,8 @@ io.write_text(
     out.models,
 )
 
-cohort_sections = [("Patients", summary.cohort_display(patients))]
+cohort_sections = [("Patients", summary.cohort_display(patients, n_features=len(params.features),
+                                                            features_table=params.features_table))]
 if "note" in patients.columns:
     notes = patients["note"].fillna("").astype(str)
     counts = notes[notes != ""].value_counts().rename_axis("note").rename("patients").to_frame()

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from .errors import RadiogenomicsError
-from .names import IMAGE_FEATURES
 
 
 #: Columns of the segmentation inventory (``results/features/segmentation_files.tsv``):
@@ -201,19 +200,32 @@ def read_patient_list(path) -> list[str]:
     return out
 
 
+def _missing_text(columns) -> str:
+    """'enhancing region' for missing default features (by region), else the columns."""
+    from .names import describe
+
+    regions = sorted({describe(c)[0] for c in columns})
+    if all(regions):
+        return f"{' and '.join(regions)} region"
+    return f"value of {', '.join(columns[:4])}{', ...' if len(columns) > 4 else ''}"
+
+
 def build_manifest(expression_patients, features: pd.DataFrame, missing_region: str = "exclude",
                    features_path="results/features/features.tsv", missing: pd.DataFrame | None = None,
                    missing_path="results/features/missing.tsv", listed=None,
-                   list_path="data.patients") -> pd.DataFrame:
+                   list_path="data.patients", columns=None, features_source=None) -> pd.DataFrame:
     """The cohort manifest: which patient has which data, and who is supervised.
 
     ``expression_patients``: patients with an expression profile (the rows of
     ``results/expression/expression.tsv``). ``features``: the features table (patients x
-    the 20 image features, original units); a row with NaN marks a missing region.
-    ``missing`` (optional): the features stage's table of segmented patients left out
-    for a missing region (index ``patient``, columns ``missing_regions``, ``note``).
-    Patients in either table have a segmentation. A patient is *supervised* (paper
-    §2.2.3: the 109 with both gene and MR data) when it has expression and all 20
+    image features, original units); a row with NaN marks a missing region (or value).
+    ``columns``: the feature columns it must have (default: all of its columns are the
+    features). ``missing`` (optional): the features stage's table of patients left out for
+    a missing region (index ``patient``, columns ``missing_regions`` or, for
+    ``data.features_table``, ``missing_features``, and ``note``).
+    Patients in either table have a segmentation (with ``features_source``, the
+    ``data.features_table`` file: a row there; the notes name it). A patient is *supervised*
+    (paper §2.2.3: the 109 with both gene and MR data) when it has expression and all its
     features are finite. With ``missing_region="error"`` a segmented patient with a
     missing region is an error naming it; with ``"exclude"`` it is left out of the
     supervised set and the note says why. ``listed`` (``data.patients``, named ``list_path`` in
@@ -225,15 +237,16 @@ def build_manifest(expression_patients, features: pd.DataFrame, missing_region: 
     ``has_expression``, ``has_segmentation``, ``has_features``, ``supervised`` and a
     text column ``note``.
     """
-    from .names import IMAGE_FEATURES
-
     if missing_region not in ("exclude", "error"):
         raise RadiogenomicsError(f"features.missing_region: expected exclude or error, got {missing_region!r}")
-    missing_cols = [c for c in IMAGE_FEATURES if c not in features.columns]
+    columns = list(features.columns) if columns is None else list(columns)
+    missing_cols = [c for c in columns if c not in features.columns]
     if missing_cols:
         raise RadiogenomicsError(f"{features_path}: missing feature column(s) {', '.join(missing_cols)}")
+    if not columns:
+        raise RadiogenomicsError(f"{features_path}: no feature column")
     expression_patients = {str(p) for p in expression_patients}
-    feats = features[list(IMAGE_FEATURES)].apply(pd.to_numeric, errors="coerce")
+    feats = features[columns].apply(pd.to_numeric, errors="coerce")
     feats.index = feats.index.map(str)
     if feats.index.duplicated().any():
         dup = feats.index[feats.index.duplicated()][0]
@@ -242,21 +255,23 @@ def build_manifest(expression_patients, features: pd.DataFrame, missing_region: 
     if np.isinf(values).any():
         i, j = map(int, np.argwhere(np.isinf(values))[0])
         raise RadiogenomicsError(
-            f"{features_path}: infinite value of {IMAGE_FEATURES[j]} for patient {feats.index[i]}"
+            f"{features_path}: infinite value of {columns[j]} for patient {feats.index[i]}"
         )
     complete = pd.Series(np.isfinite(values).all(axis=1), index=feats.index)
     left_out: dict[str, str] = {}
     if missing is not None and len(missing):
         for p, row in missing.iterrows():
             regions = str(row.get("missing_regions", "") or "").replace(",", " and ") or "a"
+            absent = str(row.get("missing_features", "") or "")
+            what = f"value of {absent.replace(',', ', ')}" if absent else f"{regions} region"
             if missing_region == "error":
                 raise RadiogenomicsError(
-                    f"{missing_path}: patient {p} has no {regions} region; set features.missing_region: "
+                    f"{missing_path}: patient {p} has no {what}; set features.missing_region: "
                     "exclude to leave such patients out"
                 )
             if str(p) in feats.index and complete[str(p)]:
                 raise RadiogenomicsError(f"{missing_path}: patient {p} is also in {features_path} with all features")
-            left_out[str(p)] = f"missing {regions} region: excluded from supervised learning"
+            left_out[str(p)] = f"missing {what}: excluded from supervised learning"
     listed = None if listed is None else {str(p) for p in listed}
     patients = sorted(expression_patients | set(feats.index) | set(left_out) | (listed or set()))
     rows = []
@@ -269,24 +284,24 @@ def build_manifest(expression_patients, features: pd.DataFrame, missing_region: 
         if not has_expr:
             notes.append("no expression profile")
         if not has_seg:
-            notes.append("no segmentation")
+            notes.append("no segmentation" if features_source is None else f"not in {features_source}")
         elif p in left_out and p not in feats.index:
             notes.append(left_out[p])
         elif not has_feat:
-            missing = [c for c, v in zip(IMAGE_FEATURES, values[feats.index.get_loc(p)]) if not np.isfinite(v)]
-            regions = sorted({c.split("_", 1)[0] for c in missing})
+            missing = [c for c, v in zip(columns, values[feats.index.get_loc(p)]) if not np.isfinite(v)]
+            what = _missing_text(missing)
             if missing_region == "error":
                 raise RadiogenomicsError(
-                    f"{features_path}: patient {p} has no {' or '.join(regions)} region "
+                    f"{features_path}: patient {p} has no {what.replace(' and ', ' or ')} "
                     f"({len(missing)} missing feature(s): {', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}); "
                     "set features.missing_region: exclude to leave such patients out"
                 )
-            notes.append(f"missing {' and '.join(regions)} region: excluded from supervised learning")
+            notes.append(f"missing {what}: excluded from supervised learning")
         supervised = has_expr and has_feat and in_list
         if not in_list:
             notes.append(f"not in {list_path}: excluded from supervised learning")
         if supervised:
-            notes.append("supervised: expression and all 20 image features"
+            notes.append(f"supervised: expression and all {len(columns)} image features"
                          + (f", listed in {list_path}" if listed is not None else ""))
         elif listed is not None and in_list:
             notes.append(f"listed in {list_path} but not supervised")
@@ -315,7 +330,7 @@ def cohort_folds(manifest: pd.DataFrame, n_folds: int, seed: int, exclude_imaged
     ae = manifest.index[ae_mask]
     out = []
     for name, patients, what in (
-        ("supervised", supervised, "supervised patients (expression and all 20 image features)"),
+        ("supervised", supervised, "supervised patients (expression and every image feature)"),
         ("autoencoder", ae, "autoencoder patients (with expression"
          + (", without segmentation)" if exclude_imaged else ")")),
     ):
@@ -327,30 +342,32 @@ def cohort_folds(manifest: pd.DataFrame, n_folds: int, seed: int, exclude_imaged
     return out[0], out[1]
 
 
-def scale_supervised(features: pd.DataFrame, manifest: pd.DataFrame):
-    """Paper §2.1.2 scaling over the cohort the models see: each feature divided by its
-    maximum over the *supervised* patients (not over every segmentation file). Returns
-    (scaled table of the supervised patients, scale factors) as
-    :func:`radiogenomics.features.scale_by_max`."""
+def scale_supervised(features: pd.DataFrame, manifest: pd.DataFrame, columns=None, units: dict | None = None):
+    """Paper §2.1.2 scaling over the cohort the models see: each feature (``columns``,
+    default every column) divided by its maximum over the *supervised* patients (not over
+    every segmentation file). Returns (scaled table of the supervised patients, scale
+    factors) as :func:`radiogenomics.features.scale_by_max` (``units``: column -> unit,
+    see :func:`radiogenomics.names.unit`)."""
     from .features import scale_by_max
-    from .names import IMAGE_FEATURES
 
     supervised = manifest.index[manifest["supervised"].astype(bool)]
-    table = features[list(IMAGE_FEATURES)].copy()
+    table = features[list(features.columns) if columns is None else list(columns)].copy()
     table.index = table.index.map(str)
-    return scale_by_max(table.loc[list(supervised)])
+    return scale_by_max(table.loc[list(supervised)], units)
 
 
 def build_cohort(expression_path, features_path, out_patients, out_folds, out_ae_folds, n_folds: int,
                  seed: int, exclude_imaged: bool = False, missing_region: str = "exclude",
-                 missing_path=None, patients_path=None, out_scaled=None, out_scale_factors=None) -> pd.DataFrame:
+                 missing_path=None, patients_path=None, out_scaled=None, out_scale_factors=None,
+                 columns=None, units: dict | None = None, features_source=None) -> pd.DataFrame:
     """The ``cohort`` rule: manifest + both fold tables (+ the scaled features and their scale
     factors, over the supervised patients: :func:`scale_supervised`), written atomically after
     all succeed.
 
     ``missing_path``: the features stage's ``missing.tsv`` (segmented patients left out
     for a missing region), optional. ``patients_path``: ``data.patients``
-    (:func:`read_patient_list`), optional.
+    (:func:`read_patient_list`), optional. ``columns``, ``features_source``: see
+    :func:`build_manifest`; ``units``: :func:`scale_supervised`.
     """
     from . import io as rio
 
@@ -362,9 +379,11 @@ def build_cohort(expression_path, features_path, out_patients, out_folds, out_ae
     missing = rio.read_tsv(missing_path, dtype=str, keep_default_na=False) if missing_path else None
     listed = read_patient_list(patients_path) if patients_path else None
     manifest = build_manifest(expr_patients, features, missing_region, features_path, missing,
-                              missing_path or "missing.tsv", listed, str(patients_path or "data.patients"))
+                              missing_path or "missing.tsv", listed, str(patients_path or "data.patients"),
+                              columns=columns, features_source=features_source)
     folds, ae_folds = cohort_folds(manifest, n_folds, seed, exclude_imaged)
-    scaled = scale_supervised(features, manifest) if out_scaled or out_scale_factors else None
+    scaled = (scale_supervised(features, manifest, columns, units) if out_scaled or out_scale_factors
+              else None)
     rio.write_tsv(manifest, out_patients)
     rio.write_tsv(folds, out_folds)
     rio.write_tsv(ae_folds, out_ae_folds)
@@ -376,13 +395,16 @@ def build_cohort(expression_path, features_path, out_patients, out_folds, out_ae
 
 
 def supervised_data(expression: pd.DataFrame, features: pd.DataFrame, folds: pd.Series, *,
-                    sources=("expression", "features", "folds")) -> pd.DataFrame:
-    """The supervised patients' scaled targets (``folds.index`` × 20 features), after checking
-    that every supervised patient has expression and all 20 features. ``sources``: file names
-    for the error messages."""
+                    sources=("expression", "features", "folds"), columns=None) -> pd.DataFrame:
+    """The supervised patients' scaled targets (``folds.index`` × the features), after checking
+    that every supervised patient has expression and all features. The features are the
+    columns of ``features`` (``columns``: the ones it must have, in order). ``sources``: file
+    names for the error messages."""
     expr_src, feat_src, folds_src = sources
-    if list(features.columns) != list(IMAGE_FEATURES):
-        raise RadiogenomicsError(f"{feat_src}: expected the 20 columns {list(IMAGE_FEATURES)}")
+    if columns is not None and list(features.columns) != list(columns):
+        raise RadiogenomicsError(f"{feat_src}: expected the {len(columns)} columns {list(columns)}")
+    if features.shape[1] == 0:
+        raise RadiogenomicsError(f"{feat_src}: no feature column")
     for table, path in ((expression, expr_src), (features, feat_src)):
         missing = sorted(set(folds.index) - set(table.index))
         if missing:

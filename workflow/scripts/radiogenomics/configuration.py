@@ -82,6 +82,13 @@ def _semantic_checks(config: dict) -> None:
                 f"config key cv.folds: {config['cv']['folds']} folds need at least as many imaged "
                 f"patients (demo.n_imaged = {demo['n_imaged']})"
             )
+    table = config["data"].get("features_table")
+    if "segmentations" not in config["data"] and (table is None or demo.get("enabled")):
+        problems.append("config key data.segmentations: required (the folder of segmentations the image "
+                        "features are extracted from, or the demo's), unless data.features_table is set")
+    if table is not None and ("columns" in table) == ("regex" in table):
+        problems.append("config key data.features_table: set exactly one of columns (a list of column names) "
+                        "and regex (the columns whose names it matches)")
     labels = config["features"]["labels"]
     if len(set(labels.values())) != len(labels):
         problems.append(f"config key features.labels: two regions share one label value ({labels})")

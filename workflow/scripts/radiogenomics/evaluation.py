@@ -25,12 +25,14 @@ method="asymptotic")``; SciPy ≥ 1.9 calls R's ``exact = FALSE`` "asymptotic", 
 name "approx" is gone). When every difference is zero the test is undefined; R
 returns ``NaN`` and so do we. P-values are adjusted with Bonferroni over the features
 (``p.adjust(method = "bonferroni")`` = ``multipletests(method="bonferroni")``:
-min(1, p × 20), a ``NaN`` stays ``NaN`` and still counts in the 20).
+min(1, p × m) with m the number of features, 20 in the paper; a ``NaN`` stays ``NaN``
+and still counts in the m).
 
 The paper tests the network with pre-training and dropout against linear regression;
 here every network is tested against the reference (the pre-training + dropout row is
-the paper's; the others are extra information), each network's 20 tests adjusted
-on their own.
+the paper's; the others are extra information), each network's tests (one per
+feature) adjusted on their own. The features are the columns of the measured table
+(:mod:`radiogenomics.names`).
 
 Beyond the paper, two things a reader needs to judge a difference:
 
@@ -61,8 +63,8 @@ from .errors import RadiogenomicsError
 ALPHA = 0.05
 
 #: Model names in the order of the paper's tables (networks first, then the reference,
-#: then the null model).
-MODEL_ORDER = ("scratch", "pretrain", "pretrain_dropout", "elastic_net", null_model.NAME)
+#: then the null model): :data:`radiogenomics.names.MODEL_ORDER`.
+MODEL_ORDER = names.MODEL_ORDER
 
 #: Columns of the ``per_feature`` table, in order.
 PER_FEATURE_COLUMNS = (
@@ -209,12 +211,9 @@ def _ordered_models(models, reference) -> list[str]:
 
 
 def _feature_info(feature: str, units: dict) -> tuple[str, str, str]:
-    try:
-        region, shape = names.split_feature(feature)
-        label, unit = names.LABELS[shape], names.UNITS[shape]
-    except ValueError:
-        region, label, unit = "", feature, ""
-    return region, label, units.get(feature, unit)
+    """(region, label, unit) of Tables 3-4: :func:`radiogenomics.names.describe`, the unit
+    of the scale factors table first."""
+    return names.describe(feature, units)
 
 
 def _paired_tests(errors: dict, model: str, versus: str, features) -> tuple[np.ndarray, np.ndarray]:
@@ -234,7 +233,7 @@ def _significant_counts(adjusted, model_error, other_error) -> tuple[int, int]:
 
 
 def evaluate(measured: pd.DataFrame, predictions: Mapping[str, pd.DataFrame], scale,
-             reference: str = "elastic_net", *, folds: pd.Series | None = None,
+             reference: str = names.REFERENCE, *, folds: pd.Series | None = None,
              n_resamples: int = 0, seed: int = 0) -> dict[str, pd.DataFrame]:
     """Per-feature errors, paired tests, intervals and Tables 2-4 (paper §2.4, §3).
 
@@ -432,7 +431,8 @@ def evaluate(measured: pd.DataFrame, predictions: Mapping[str, pd.DataFrame], sc
 
 def supervised_measured(features_scaled: pd.DataFrame, folds: pd.DataFrame | pd.Series,
                         source="results/cohort/folds.tsv") -> pd.DataFrame:
-    """The measured (scaled) features of the supervised patients listed in the fold table."""
+    """The measured (scaled) features of the supervised patients listed in the fold table:
+    every column of ``features_scaled`` (the targets the models predict)."""
     patients = (folds.index if isinstance(folds, (pd.Series, pd.DataFrame)) else pd.Index(folds))
     patients = [str(p) for p in patients]
     missing = [p for p in patients if p not in features_scaled.index]
@@ -440,7 +440,6 @@ def supervised_measured(features_scaled: pd.DataFrame, folds: pd.DataFrame | pd.
         raise RadiogenomicsError(
             f"{source}: {len(missing)} supervised patient(s) have no features, e.g. {missing[:5]}"
         )
-    missing_cols = [f for f in names.IMAGE_FEATURES if f not in features_scaled.columns]
-    if missing_cols:
-        raise RadiogenomicsError(f"features: missing column(s) {missing_cols}")
-    return features_scaled.loc[patients, list(names.IMAGE_FEATURES)]
+    if features_scaled.shape[1] == 0:
+        raise RadiogenomicsError("features: no feature column")
+    return features_scaled.loc[patients]

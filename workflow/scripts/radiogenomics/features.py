@@ -114,11 +114,11 @@ def _spacing(spacing) -> tuple[float, float, float]:
     try:
         values = tuple(float(s) for s in spacing)
     except TypeError:
-        raise ValueError(f"spacing must be three numbers, got {spacing!r}") from None
+        raise RadiogenomicsError(f"spacing must be three numbers, got {spacing!r}") from None
     if len(values) != 3:
-        raise ValueError(f"spacing must be three numbers, got {spacing!r}")
+        raise RadiogenomicsError(f"spacing must be three numbers, got {spacing!r}")
     if not all(math.isfinite(s) and s > 0 for s in values):
-        raise ValueError(f"voxel spacing must be positive and finite, got {values}")
+        raise RadiogenomicsError(f"voxel spacing must be positive and finite, got {values}")
     return values
 
 
@@ -126,7 +126,7 @@ def _structure(connectivity: int) -> np.ndarray:
     """3×3×3 structuring element: 6 (faces), 18 (+edges) or 26 (+corners) neighbours."""
     rank = {6: 1, 18: 2, 26: 3}.get(int(connectivity))
     if rank is None:
-        raise ValueError(f"connectivity must be 6, 18 or 26, got {connectivity!r}")
+        raise RadiogenomicsError(f"features.connectivity: expected 6, 18 or 26, got {connectivity!r}")
     return ndimage.generate_binary_structure(3, rank)
 
 
@@ -280,7 +280,7 @@ def slice_ellipse_axes(mask: np.ndarray, spacing, axial_axis: int = 2) -> tuple[
     """
     spacing = _spacing(spacing)
     if axial_axis not in (0, 1, 2):
-        raise ValueError(f"axial_axis must be 0, 1 or 2, got {axial_axis!r}")
+        raise RadiogenomicsError(f"axial_axis must be 0, 1 or 2, got {axial_axis!r}")
     coords = np.nonzero(mask)
     if coords[0].size == 0:
         return math.nan, math.nan
@@ -378,13 +378,13 @@ def roi_features(mask, spacing, convention: str = "paper", axial_axis: int = 2,
 def _roi_features(mask, spacing, convention, axial_axis, connectivity, min_voxels) -> tuple[dict, int]:
     """:func:`roi_features` and the voxel count of the largest component."""
     if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        raise RadiogenomicsError(f"features.convention: expected one of {', '.join(CONVENTIONS)}, got {convention!r}")
     spacing = _spacing(spacing)
     mask = np.asarray(mask)
     if mask.ndim != 3:
-        raise ValueError(f"mask must be 3-D, got shape {mask.shape}")
+        raise RadiogenomicsError(f"mask must be 3-D, got shape {mask.shape}")
     if axial_axis not in (0, 1, 2):
-        raise ValueError(f"axial_axis must be 0, 1 or 2, got {axial_axis!r}")
+        raise RadiogenomicsError(f"axial_axis must be 0, 1 or 2, got {axial_axis!r}")
     component = largest_component(mask.astype(bool, copy=False), connectivity)
     n_voxels = int(np.count_nonzero(component))
     if n_voxels == 0 or n_voxels < int(min_voxels):
@@ -643,12 +643,15 @@ def read_patient_tables(paths) -> "pd.DataFrame":
     return table.sort_index()
 
 
-def scale_by_max(table):
+def scale_by_max(table, units: dict | None = None):
     """Each feature divided by its maximum over the cohort (paper §2.1.2).
 
     Returns (scaled table, scale factors): the factors table has index ``feature`` and
     columns ``scale`` (the maximum, in original units) and ``unit``, so that scaled
     values and errors can be turned back into cm³, cm² and mm (multiply by ``scale``).
+    ``units`` (column -> unit, e.g. ``data.features_table.units``): see
+    :func:`radiogenomics.names.unit`; a column that is neither there nor a default feature
+    has no unit.
     """
     import pandas as pd
 
@@ -662,7 +665,7 @@ def scale_by_max(table):
         )
     scaled = table / maxima
     factors = pd.DataFrame(
-        {"scale": maxima.astype(float), "unit": [unit(c) for c in table.columns]},
+        {"scale": maxima.astype(float), "unit": [unit(c, units) for c in table.columns]},
         index=pd.Index(list(table.columns), name="feature"),
     )
     return scaled, factors

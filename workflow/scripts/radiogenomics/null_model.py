@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from .errors import RadiogenomicsError
+from .names import NULL_MODEL
 
-#: The null model's name in the ``model`` column of every output.
-NAME = "mean"
+#: The null model's name in the ``model`` column of every output (:mod:`radiogenomics.names`).
+NAME = NULL_MODEL
 
 
 def _values_and_folds(measured: pd.DataFrame, folds) -> tuple[np.ndarray, np.ndarray]:

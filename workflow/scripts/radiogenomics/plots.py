@@ -30,15 +30,6 @@ import seaborn as sns  # noqa: E402
 from . import io, names, null_model  # noqa: E402
 from .errors import RadiogenomicsError  # noqa: E402
 
-#: Display names of the models (paper Table 2's column heads spelt out).
-MODEL_LABELS = {
-    "scratch": "network, no pre-training",
-    "pretrain": "network, pre-training",
-    "pretrain_dropout": "network, pre-training + dropout",
-    "elastic_net": "elastic net (linear regression)",
-    null_model.NAME: "null model (training-fold mean)",
-    "autoencoder": "autoencoder",
-}
 
 #: The loss each model's curves are measured in (§2.2.2, §2.2.3).
 LOSS_LABELS = {
@@ -50,16 +41,15 @@ CURVE_COLUMNS = ("fold", "epoch", "loss", "val_loss")
 
 
 def model_label(model: str) -> str:
-    return MODEL_LABELS.get(model, model)
+    """A model's figure label (:func:`radiogenomics.names.label`)."""
+    return names.label(model)
 
 
 def short_label(feature: str) -> str:
-    """``edema_major_axis`` -> ``edema major axis``; ``enhancing_...`` -> ``enh. ...``."""
-    try:
-        region, shape = names.split_feature(feature)
-    except ValueError:
-        return feature
-    return f"{'enh.' if region == 'enhancing' else region} {names.LABELS[shape]}"
+    """``edema_major_axis`` -> ``edema major axis``; ``enhancing_...`` -> ``enh. ...``; a
+    column that is not a default feature: its name."""
+    region, label, _ = names.describe(feature)
+    return f"{'enh.' if region == 'enhancing' else region} {label}" if region else label
 
 
 # ------------------------------------------------------------ learning curves
@@ -200,8 +190,8 @@ def plot_learning_curves(curves_by_model: dict, path, *, final_histories: dict |
 
 
 # ----------------------------------------------------------------- Figure 3
-def plot_error_scatter(per_feature: pd.DataFrame, path, *, network: str = "pretrain_dropout",
-                       reference: str = "elastic_net", alpha: float = 0.05, dpi: int = 150) -> None:
+def plot_error_scatter(per_feature: pd.DataFrame, path, *, network: str = names.GRID_NETWORK,
+                       reference: str = names.REFERENCE, alpha: float = 0.05, dpi: int = 150) -> None:
     """Figure 3: network error (x) against reference error (y), MAE and MAPE panels.
 
     ``per_feature`` is :func:`radiogenomics.evaluation.evaluate`'s table. A feature above
@@ -226,7 +216,7 @@ def plot_error_scatter(per_feature: pd.DataFrame, path, *, network: str = "pretr
         null = per_feature[per_feature["model"] == null_model.NAME].set_index("feature").loc[net.index]
     sns.set_theme(style="whitegrid", context="notebook")
     fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.6))
-    regions = [names.split_feature(f)[0] if _is_feature(f) else "other" for f in net.index]
+    regions = [names.describe(f)[0] or "other" for f in net.index]
     palette = dict(zip(["enhancing", "edema", "other"], sns.color_palette("colorblind", 3)))
     panels = (("mae", "p_mae_adjusted", "MAE (scaled units: fraction of cohort maximum)"),
               ("mape", "p_mape_adjusted", "MAPE (%)"))
@@ -301,14 +291,6 @@ def _label_points(ax, labels, x, y, lo, hi) -> None:
         ax.annotate(labels[i], (x[i], y[i]), xytext=(tx, ty), textcoords="data", fontsize=9,
                     ha=ha, va="center", zorder=4,
                     arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.6})
-
-
-def _is_feature(name) -> bool:
-    try:
-        names.split_feature(name)
-        return True
-    except ValueError:
-        return False
 
 
 def _save(fig, path, dpi: int) -> None:

@@ -1,13 +1,9 @@
 """This run's Tables 2-4 beside the paper's published numbers (Markdown and HTML).
 
-The published numbers below are copied from Smedley & Hsu, "Using deep neural
-networks for radiogenomic analysis", Proc IEEE Int Symp Biomed Imaging 2018:1529-1533,
-doi:10.1109/ISBI.2018.8363864 (author manuscript PMC6081189): Table 2 (overall
-performance), Table 3 (MAE in original units, with the measured min/max/mean) and
-Table 4 (MAPE), §3.1 (selected hyperparameters and final losses) and §2.1 (cohort).
-The significance markers of Tables 3 and 4 did not survive in the manuscript text;
-the features the paper calls significant (adjusted p < 0.05, network with pre-training
-and dropout vs linear regression) are taken from §3.2 and §3.3.
+The published numbers are in :mod:`radiogenomics.paper`. The rows of Tables 3 and 4 are
+the features of this run (:mod:`radiogenomics.names`); a feature that is not one of the
+paper's 20 has no paper numbers, and averages over features (Table 2, the §3.1 losses)
+are shown beside the paper's only when the features are the paper's 20.
 
 Every cell of the comparison tables reads ``this run (paper)`` (with ``[low, high]``, the
 95 % paired-bootstrap interval, after this run's value); ``*`` marks an adjusted Wilcoxon
@@ -21,121 +17,16 @@ from __future__ import annotations
 import html
 import math
 
-import numpy as np
 import pandas as pd
 
 from . import names, null_model, verdict
-
-PAPER_REFERENCE = (
-    "Smedley NF, Hsu W. Using deep neural networks for radiogenomic analysis. "
-    "Proc IEEE Int Symp Biomed Imaging. 2018:1529-1533. doi:10.1109/ISBI.2018.8363864 "
-    "(PMC6081189)"
+from .paper import (  # noqa: F401  (the paper's numbers, re-exported)
+    PAPER_COHORT, PAPER_LOSSES, PAPER_REFERENCE, PAPER_SELECTED, PAPER_SIGNIFICANT_MAE, PAPER_SIGNIFICANT_MAPE,
+    PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE3_TEXT, PAPER_TABLE4, PAPER_TABLE4_TEXT,
 )
 
-#: Models in the paper's column order, and their column heads.
-MODELS = ("scratch", "pretrain", "pretrain_dropout", "elastic_net")
-NETWORKS = MODELS[:-1]
-HEADS = {
-    "scratch": "NN, no pre-train",
-    "pretrain": "NN, pre-train",
-    "pretrain_dropout": "NN, pre-train + dropout",
-    "elastic_net": "linear regression (elastic net)",
-    null_model.NAME: "null (training-fold mean)",
-}
-
-#: Paper Table 2 (models: no / yes / yes+drop pre-training, linear regression).
-PAPER_TABLE2 = pd.DataFrame(
-    {
-        "mean_mae": [0.1427, 0.1455, 0.1342, 0.1456],
-        "mean_mape": [68.32, 69.47, 52.53, 69.51],
-        "n_lower_mae": [11, 10, 16, np.nan],
-        "pct_lower_mae": [55.0, 50.0, 80.0, np.nan],
-        "n_lower_mape": [8, 7, 20, np.nan],
-        "pct_lower_mape": [40.0, 35.0, 100.0, np.nan],
-    },
-    index=pd.Index(MODELS, name="model"),
-)
-
-_T3 = """
-enhancing_volume                16.8    17.2    16.3    16.2    1.0     111.2   29.3
-enhancing_surface_area          66.7    70.4    61.9    70.2    7.5     509.4   120.7
-enhancing_sa_v_ratio            0.136   0.141   0.130   0.140   0.218   1.214   0.456
-enhancing_sphericity            0.134   0.132   0.124   0.133   0.128   0.851   0.434
-enhancing_spherical_disproportion 0.81  0.83    0.72    0.78    1.17    7.82    2.63
-enhancing_max_diameter          14.2    14.7    13.2    14.4    20.3    97.7    57.6
-enhancing_major_axis            15.4    15.9    13.8    17.4    17.1    101.3   54.9
-enhancing_minor_axis            11.5    11.9    10.6    10.4    11.9    61.5    34.8
-enhancing_compactness1          0.0072  0.0071  0.0066  0.0075  0.0024  0.0417  0.0159
-enhancing_compactness2          0.090   0.092   0.082   0.098   0.002   0.617   0.114
-edema_volume                    37.6    38.3    37.1    44.6    4.9     196.1   69.8
-edema_surface_area              87.9    93.7    86.7    95.5    29.0    744.0   224.4
-edema_sa_v_ratio                0.142   0.145   0.128   0.127   0.145   0.828   0.387
-edema_sphericity                0.089   0.085   0.087   0.090   0.179   0.700   0.370
-edema_spherical_disproportion   0.76    0.78    0.69    0.82    1.43    5.58    2.93
-edema_max_diameter              16.5    16.9    15.3    16.3    36.6    123.1   88.3
-edema_major_axis                16.5    17.6    16.0    16.3    33.0    129.8   86.6
-edema_minor_axis                11.9    12.3    11.4    11.9    14.2    86.5    42.2
-edema_compactness1              0.00421 0.00416 0.00419 0.00417 0.00402 0.03105 0.0123
-edema_compactness2              0.0407  0.0392  0.0388  0.0400  0.0058  0.3426  0.063
-"""
-
-_T4 = """
-enhancing_volume                  154.9 156.6 104.2 141.9
-enhancing_surface_area            122.0 131.1 88.1  114.4
-enhancing_sa_v_ratio              31.0  32.6  28.6  32.3
-enhancing_sphericity              37.3  37.0  31.5  36.0
-enhancing_spherical_disproportion 33.2  35.2  27.1  32.3
-enhancing_max_diameter            30.7  32.2  26.2  29.4
-enhancing_major_axis              36.5  37.7  30.6  39.1
-enhancing_minor_axis              45.2  44.6  36.8  38.6
-enhancing_compactness1            66.3  64.6  51.9  64.3
-enhancing_compactness2            273.3 269.8 163.5 305.1
-edema_volume                      114.7 120.7 96.5  129.9
-edema_surface_area                66.4  70.6  59.0  67.6
-edema_sa_v_ratio                  42.0  43.8  33.8  37.4
-edema_sphericity                  27.4  26.3  25.9  27.3
-edema_spherical_disproportion     27.8  28.7  23.2  29.5
-edema_max_diameter                22.7  23.4  19.9  21.6
-edema_major_axis                  24.7  26.5  22.9  23.4
-edema_minor_axis                  36.0  37.9  32.1  34.8
-edema_compactness1                43.3  42.7  40.8  43.4
-edema_compactness2                131.1 127.3 108.0 141.9
-"""
-
-
-def _parse(text: str, columns, as_text: bool = False) -> pd.DataFrame:
-    rows = [line.split() for line in text.strip().splitlines()]
-    frame = pd.DataFrame([[v if as_text else float(v) for v in r[1:]] for r in rows],
-                         index=[r[0] for r in rows], columns=list(columns))
-    frame.index.name = "feature"
-    return frame
-
-
-#: Paper Table 3: MAE in original units per feature and model, measured min/max/mean.
-PAPER_TABLE3 = _parse(_T3, [*(f"mae_{m}" for m in MODELS), "measured_min", "measured_max", "measured_mean"])
-#: Paper Table 4: MAPE (%) per feature and model.
-PAPER_TABLE4 = _parse(_T4, [f"mape_{m}" for m in MODELS])
-#: The same, as printed in the paper (shown verbatim beside this run's numbers).
-PAPER_TABLE3_TEXT = _parse(_T3, PAPER_TABLE3.columns, as_text=True)
-PAPER_TABLE4_TEXT = _parse(_T4, PAPER_TABLE4.columns, as_text=True)
-#: Features with adjusted p < 0.05 (pre-training + dropout vs linear regression), §3.2/§3.3.
-PAPER_SIGNIFICANT_MAE = frozenset({"enhancing_major_axis"})
-PAPER_SIGNIFICANT_MAPE = frozenset({"enhancing_major_axis", "enhancing_compactness2", "edema_volume"})
-#: §3.1: mean final training and validation losses over the folds (MAE; the
-#: autoencoder's is its MSE after retraining on all profiles).
-PAPER_LOSSES = {
-    "scratch": {"loss": 0.021, "val_loss": 0.143},
-    "pretrain": {"loss": 0.022, "val_loss": 0.146},
-    "pretrain_dropout": {"loss": 0.107, "val_loss": 0.134},
-    "autoencoder": {"retrained_loss": 0.014},
-}
-#: §3.1: selected hyperparameters.
-PAPER_SELECTED = {
-    "autoencoder": {"activation": "tanh", "learning_rate": 0.2, "decay": 1e-5},
-    "dnn": {"learning_rate": 0.3, "decay": 5e-5},
-}
-#: §2.1: cohort.
-PAPER_COHORT = {"expression_patients": 528, "genes": 12042, "supervised_patients": 109}
+#: Models in the paper's column order (their column heads: :func:`radiogenomics.names.head`).
+MODELS = names.MODELS
 
 
 # ------------------------------------------------------------------ formatting
@@ -181,16 +72,16 @@ def _model_cols(frame: pd.DataFrame, prefix: str) -> list[str]:
 
 
 def feature_row_label(feature: str, unit: str | None = None) -> str:
-    try:
-        region, shape = names.split_feature(feature)
-    except ValueError:
-        return feature
+    """``enhancing volume (cm³)``: region, label and unit (:func:`radiogenomics.names.describe`;
+    ``unit`` from the table when given, else the feature's own; a column that is not a
+    default feature is shown by its name)."""
     if unit is None or (isinstance(unit, float) and math.isnan(unit)):
-        unit = names.UNITS[shape]
-    return f"{region} {names.LABELS[shape]}" + (f" ({unit})" if unit else "")
+        unit = None
+    region, label, own = names.describe(feature, None if unit is None else {feature: unit})
+    return " ".join(p for p in (region, label) if p) + (f" ({own})" if own else "")
 
 
-def table2_display(table2: pd.DataFrame, with_paper: bool = True, reference: str = "elastic_net") -> pd.DataFrame:
+def table2_display(table2: pd.DataFrame, with_paper: bool = True, reference: str = names.REFERENCE) -> pd.DataFrame:
     """The paper's Table 2 layout: rows are the measures, columns the models."""
     models = list(table2.index)
     paper = PAPER_TABLE2 if with_paper else None
@@ -244,7 +135,7 @@ def table2_display(table2: pd.DataFrame, with_paper: bool = True, reference: str
         if col in table2.columns:
             rows[f"features with the lowest {metric.upper()} of all models"] = [
                 str(int(table2.loc[m, col])) for m in models]
-    out = pd.DataFrame(rows, index=[HEADS.get(m, m) for m in models]).T
+    out = pd.DataFrame(rows, index=[names.head(m) for m in models]).T
     out.index.name = "measure"
     return out
 
@@ -267,10 +158,10 @@ def _feature_table_display(table: pd.DataFrame, prefix: str, paper: pd.DataFrame
             pap = None
             if paper is not None and f in paper.index and f"{prefix}{m}" in paper.columns:
                 pap = str(paper.loc[f, f"{prefix}{m}"])
-                if m == "pretrain_dropout" and f in paper_sig:
+                if m == names.GRID_NETWORK and f in paper_sig:
                     pap += "*"
             vals.append(cell(run, pap))
-        out[HEADS.get(m, m)] = vals
+        out[names.head(m)] = vals
     for col, head in extra.items():
         if col in table.columns:
             vals = []
@@ -304,7 +195,7 @@ def losses_display(losses: pd.DataFrame, with_paper: bool = True) -> pd.DataFram
     for m in losses.index:
         paper = PAPER_LOSSES.get(m, {}) if with_paper else {}
         rows.append({
-            "model": HEADS.get(m, m),
+            "model": names.head(m),
             "loss": losses.loc[m, "loss_function"] if "loss_function" in losses.columns else "",
             "folds": fmt(losses.loc[m, "n_folds"], "int"),
             "epochs": fmt(losses.loc[m, "epochs"], "int"),
@@ -343,13 +234,16 @@ def selected_display(ae_selected: dict, dnn_selected: dict, with_paper: bool = T
     return pd.DataFrame(rows)
 
 
-def cohort_display(patients: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
-    """Counts of the cohort table's boolean columns (patients.tsv)."""
+def cohort_display(patients: pd.DataFrame, with_paper: bool = True,
+                   n_features: int = len(names.IMAGE_FEATURES), features_table: str | None = None) -> pd.DataFrame:
+    """Counts of the cohort table's boolean columns (patients.tsv); ``n_features``: how many
+    image features the models predict; ``features_table``: the ``data.features_table`` file
+    they come from (``has_segmentation`` then means a row there)."""
     rows = [{"patients": "in the cohort table", "count": str(len(patients))}]
     paper = {"has_expression": PAPER_COHORT["expression_patients"],
              "supervised": PAPER_COHORT["supervised_patients"]} if with_paper else {}
-    for col, label in (("has_expression", "with expression"), ("has_segmentation", "with a segmentation"),
-                       ("has_features", "with all 20 features"), ("supervised", "supervised (expression + features)")):
+    for col, label in (("has_expression", "with expression"), ("has_segmentation", "with a segmentation" if features_table is None else f"in {features_table}"),
+                       ("has_features", f"with all {n_features} features"), ("supervised", "supervised (expression + features)")):
         if col in patients.columns:
             n = int(_as_bool(patients[col]).sum())
             rows.append({"patients": label, "count": cell(str(n), str(paper[col]) if col in paper else None)})
@@ -379,7 +273,7 @@ def differences_display(differences: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in differences.itertuples(index=False):
         kind = "mae" if r.metric == "mae" else "mape"
-        rows.append({"model": HEADS.get(r.model, r.model), "minus": HEADS.get(r.versus, r.versus),
+        rows.append({"model": names.head(r.model), "minus": names.head(r.versus),
                      "metric": "MAE" if r.metric == "mae" else "MAPE (%)",
                      "difference of the averages": fmt(r.estimate, kind),
                      "95 % CI": "–" if pd.isna(r.ci_low) else f"{fmt(r.ci_low, kind)} to {fmt(r.ci_high, kind)}"})
@@ -395,12 +289,16 @@ def verdict_lines(tables: dict, epoch: str = "final") -> list[str]:
 def summary_markdown(tables: dict, *, losses: pd.DataFrame | None = None, ae_selected: dict | None = None,
                      dnn_selected: dict | None = None, patients: pd.DataFrame | None = None,
                      title: str = "Radiogenomics: reproduction summary", demo: bool = False,
-                     epoch: str = "final") -> str:
+                     epoch: str = "final", features_table: str | None = None) -> str:
     """``results/summary.md``: the verdict, then this run's Tables 2-4 beside the paper's numbers.
 
     ``tables`` holds ``table2``, ``table3``, ``table4`` and (for the verdict and the
-    differences) ``differences``.
+    differences) ``differences``. The features are the rows of ``table3``; averages over
+    them (Table 2, the losses) are shown beside the paper's only when they are the paper's 20.
+    ``features_table``: the ``data.features_table`` file, when the features come from one.
     """
+    features = list(tables["table3"].index)
+    paper_set = names.is_paper_feature_set(features)
     parts = [f"# {title}", ""]
     if demo:
         parts += ["> **Demo run**: a small generated cohort, not TCGA/BraTS. The paper's numbers are "
@@ -415,19 +313,23 @@ def summary_markdown(tables: dict, *, losses: pd.DataFrame | None = None, ae_sel
         "every feature by its training-fold mean. Full-precision numbers are in "
         "`results/evaluation/*.tsv`.", "",
     ]
+    if not paper_set:
+        parts += [f"The {len(features)} image features are not the paper's 20, so Table 2 and the losses "
+                  "are shown without the paper's numbers.", ""]
     if patients is not None:
-        parts += ["## Cohort", "", markdown_table(cohort_display(patients)), ""]
+        parts += ["## Cohort", "", markdown_table(cohort_display(patients, n_features=len(features),
+                                                                  features_table=features_table)), ""]
     if ae_selected is not None or dnn_selected is not None:
         parts += ["## Selected hyperparameters (§3.1)", "",
                   markdown_table(selected_display(ae_selected or {}, dnn_selected or {})), ""]
     if losses is not None:
         parts += ["## Final losses of the selected configurations (§3.1, Figure 2)", "",
                   "Mean ± s.d. over the cross-validation folds at the last epoch.", "",
-                  markdown_table(losses_display(losses)), ""]
+                  markdown_table(losses_display(losses, with_paper=paper_set)), ""]
     parts += ["## Table 2. Overall performance", "",
-              "Average over the 20 features; features with lower error than the elastic net "
-              "(this run [paper]).", "",
-              markdown_table(table2_display(tables["table2"]), index=True), ""]
+              f"Average over the {len(features)} features; features with lower error than the elastic net "
+              + ("(this run [paper])." if paper_set else "(this run)."), "",
+              markdown_table(table2_display(tables["table2"], with_paper=paper_set), index=True), ""]
     if "differences" in tables:
         parts += ["## Differences of the average errors", "",
                   "Model minus the elastic net and model minus the null; negative = lower error.", "",
@@ -443,11 +345,31 @@ def summary_markdown(tables: dict, *, losses: pd.DataFrame | None = None, ae_sel
 #: The line of ``workflow/report/workflow.rst`` where the verdict goes.
 VERDICT_MARKER = ".. verdict:"
 
+#: How ``workflow/report/workflow.rst`` describes the default targets (the 20 features
+#: extracted from the segmentations), and the cohort's patients with all of them; replaced
+#: by :func:`landing_page` when the features come from ``data.features_table``.
+DEFAULT_TARGETS_TEXT = ("20 morphology features of the enhancing tumour and the\n"
+                        "peritumoral edema on MRI")
+DEFAULT_COHORT_TEXT = "segmentations and all 20 features"
 
-def landing_page(template: str, lines: list[str]) -> str:
+
+def landing_page(template: str, lines: list[str], features: list[str] | None = None,
+                 features_table: str | None = None) -> str:
     """The report's landing page: ``template`` (the workflow description, a Jinja/rst text)
     with the verdict as a section in place of the comment that starts with
-    :data:`VERDICT_MARKER` (and its indented continuation lines)."""
+    :data:`VERDICT_MARKER` (and its indented continuation lines).
+
+    ``features_table`` (``data.features_table``'s file, with ``features`` its chosen
+    columns): the description of the targets (:data:`DEFAULT_TARGETS_TEXT`,
+    :data:`DEFAULT_COHORT_TEXT`) says so instead of the 20 extracted features."""
+    if features_table is not None:
+        n = len(features or [])
+        for default, text in ((DEFAULT_TARGETS_TEXT, f"the {n} image features of\n{features_table} "
+                               "(data.features_table)"),
+                              (DEFAULT_COHORT_TEXT, f"all {n} image features")):
+            if default not in template:
+                raise ValueError(f"report template: no text {default!r} to describe data.features_table")
+            template = template.replace(default, text)
     out, skipping, placed = [], False, False
     section = ["Verdict", "-------", "", verdict.verdict_rst(lines), ""]
     for line in template.splitlines():

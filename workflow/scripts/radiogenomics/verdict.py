@@ -18,20 +18,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import null_model
-
-#: Display names of the models in the verdict.
-NAMES = {
-    "scratch": "network without pre-training",
-    "pretrain": "network with pre-training",
-    "pretrain_dropout": "network with pre-training and dropout",
-    "elastic_net": "elastic net",
-    null_model.NAME: "null model (training-fold mean)",
-}
+from . import names, null_model
 
 
 def _name(model: str) -> str:
-    return NAMES.get(model, model)
+    """The model as the verdict names it (:func:`radiogenomics.names.phrase`)."""
+    return names.phrase(model)
 
 
 def _num(value, metric: str) -> str:
@@ -79,7 +71,7 @@ def _against(table2, differences, model, versus, label, n_features) -> str:
     return text
 
 
-def verdict_lines(table2: pd.DataFrame, differences: pd.DataFrame, *, reference: str = "elastic_net",
+def verdict_lines(table2: pd.DataFrame, differences: pd.DataFrame, *, reference: str = names.REFERENCE,
                   n_features: int, epoch: str = "final") -> list[str]:
     """The verdict as a list of Markdown paragraphs / bullet lines (``**`` for emphasis)."""
     models = list(table2.index)
