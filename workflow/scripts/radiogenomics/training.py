@@ -27,14 +27,30 @@ Keras 2, and non-negative weights on the constrained layers.
 
 Everything is float32 and deterministic on CPU (TensorFlow op determinism is switched on).
 
-Two interchangeable loops implement this (both a ``tf.function`` per epoch with the batch
-loop inside the graph, so no per-step Python or host synchronisation):
+``method`` picks how this is computed:
 
-``dense``
-    every layer keeps a dense momentum buffer and is updated with TensorFlow's fused
-    ``ResourceApplyKerasMomentum`` after a dense weight gradient.
+``"keras"`` (the executable reference)
+    Keras' own ``model.fit`` with ``SGD(InverseTimeDecay(lr, 1, decay), momentum)``, one
+    epoch per call on the rows in this loop's shuffled order (``shuffle=False``), ``NonNeg``
+    constraints on the ``nonneg`` layers for the duration of the fit. Keras draws its own
+    dropout masks, so it gives the numbers of the fast loop only for models without dropout
+    (``tests/test_training.py`` compares them). Slow at paper size: Keras forms every dense
+    weight gradient and runs one Python step per batch.
 
-``lowrank`` (used for the big layers when it pays, see :func:`plan_layers`)
+``"dense"``, ``"lowrank"``, ``"auto"`` (the fast loop, :class:`_Loop`)
+    One ``tf.function`` per epoch with the batch loop inside the graph (no per-step Python
+    or host synchronisation). Each Dense layer is updated in one of three forms, chosen by
+    :func:`plan_layers`: ``"dense"`` puts every layer in the dense form, ``"lowrank"``
+    every unconstrained layer in a low-rank form, ``"auto"`` the layers where the low-rank
+    form saves memory traffic.
+
+The three forms of a Dense layer in the fast loop:
+
+*dense*
+    a dense momentum buffer, updated with TensorFlow's fused ``ResourceApplyKerasMomentum``
+    after a dense weight gradient.
+
+*low-rank*
     At batch size b the weight gradient of a Dense layer is ``G_k = A_kᵀ B_k`` with
     ``A_k`` the layer's input (b × in) and ``B_k = dL/dz`` (b × out). With
     ``c = mu / (1 - mu)`` the look-ahead weights ``Z_t = W_t + c v_t`` follow plain SGD,
@@ -42,54 +58,63 @@ loop inside the graph, so no per-step Python or host synchronisation):
 
         W_t = Z_t + sum_{k<t} lr_k mu^(t-k) / (1 - mu) G_k
 
-    The loop keeps one dense matrix ``D = Z_f`` (Z at the last *fold* step f) and the
+    The loop keeps one dense matrix ``D = Z_f`` (Z at the last *flush* step f) and the
     factors (A_k, B_k, lr_k) of the recent steps in a ring buffer, so that::
 
         W_t = D + sum_k lr_k / (1 - mu) (mu^(t-k) [t-k <= L] - [k >= f]) A_kᵀ B_k
 
     The forward pass computes ``x W_t = x D + ((x Aᵀ) * coef) B`` and the backward pass
     ``delta W_tᵀ`` the same way, so a step reads the dense matrix twice plus small
-    factors and never forms the dense gradient; every F steps the pending factors are
-    folded into D with one rank-(F·b) matrix product (``D -= sum lr_k/(1-mu) A_kᵀ B_k``),
-    and at the end of :func:`fit` W is written back into the kernel. D is stored
-    transposed (out × in) in blocks of output units of at most ``BLOCK_BYTES``: the
-    forward product is then ``(Dᵀ xᵀ)ᵀ``, which Eigen runs about twice as fast as
-    ``x D`` at batch 10, and a fold applies each block's product while it is still in
-    the cache (a 96 MB fold delta in one piece runs at half the speed). The only departure
-    from the dense recurrence is that a gradient's momentum tail is dropped once
-    ``mu^(t-k) < 2^-24`` (kept for L = 10 steps at mu = 0.2, 23 at mu = 0.5): below
-    float32 rounding of that single update. Layers named in ``nonneg`` need their dense
-    weights after every step for the projection, so they always use the dense update.
+    factors and never forms the dense gradient; every ``flush_every`` steps (F) the
+    pending factors are flushed into D with one rank-(F·b) matrix product
+    (``D -= sum lr_k/(1-mu) A_kᵀ B_k``), and at the end of :func:`fit` W is written back
+    into the kernel. D is stored transposed (out × in) in blocks of output units of at
+    most ``block_mb`` MiB: the forward product is then ``(Dᵀ xᵀ)ᵀ``, which Eigen runs
+    about twice as fast as ``x D`` at batch 10, and a flush applies each block's product
+    while it is still in the cache (a 96 MB flush delta in one piece runs at half the
+    speed). The only departure from the dense recurrence is that a gradient's momentum
+    tail is dropped once ``mu^(t-k) < 2^-24`` (kept for L = 10 steps at mu = 0.2, 23 at
+    mu = 0.5): below float32 rounding of that single update. Layers named in ``nonneg``
+    need their dense weights after every step for the projection, so they always use the
+    dense form.
 
-``span`` (a low-rank variant for the first layer, see :class:`_Loop`)
+*span* (a low-rank form of the first layer, see :class:`_Loop`; off with ``span=False``)
     When the first Dense layer reads the training rows X directly (autoencoder: no
     dropout before it) and ``2 n_train <= n_in``, its look-ahead weights stay
     ``D0 - Xᵀ C`` and a step uses the precomputed ``X D0`` and Gram matrix ``X Xᵀ``
     instead of reading the 12,042 × 2000 kernel at all.
 
-All three give the same numbers to float32 rounding (``tests/test_training.py``).
+All forms give the same numbers to float32 rounding, and the fast loop the numbers of the
+Keras reference (``tests/test_training.py``).
+
+Loop settings (``flush_every``, ``span``, ``block_mb``): they change the float32 summation
+order, hence the last bits of every trained number, and nothing else. So they are explicit
+arguments of :func:`fit`, and the workflow sets them from the config keys
+``training.flush_every``, ``training.span`` and ``training.block_mb`` (schema defaults 8,
+true and 16, the module defaults below; config/README.md), which every training rule passes
+as params: changing one reruns training.
 """
 
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pandas as pd
 
-from . import seeds
+from . import backend, seeds
 from .errors import RadiogenomicsError
 
 LOSSES = ("mse", "mae")
-METHODS = ("auto", "dense", "lowrank")
-#: fold the pending low-rank updates into the dense weights every this many steps
-FOLD_EVERY = int(os.environ.get("RADIOGENOMICS_FOLD_EVERY", "8"))
-#: allow the data-span form of the first layer (see _Loop)
-USE_SPAN = os.environ.get("RADIOGENOMICS_SPAN", "1") != "0"
-#: low-rank kernels are kept transposed, in blocks of output units of at most this size,
-#: so that a fold's rank-(F·b) product of one block is still in the cache when it is applied
-BLOCK_BYTES = int(float(os.environ.get("RADIOGENOMICS_BLOCK_MB", "16")) * 2**20)
+#: the fast loop's layer plans (see plan_layers) and the Keras reference
+FAST_METHODS = ("auto", "dense", "lowrank")
+METHODS = (*FAST_METHODS, "keras")
+#: flush the pending low-rank updates into the dense weights every this many steps: the
+#: ring buffer then holds the momentum window plus this many steps of factors
+FLUSH_EVERY = 8
+#: low-rank kernels are kept transposed, in blocks of output units of at most this many MiB,
+#: so that a flush's rank-(F·b) product of one block is still in the cache when it is applied
+BLOCK_MB = 16.0
 
 
 def decayed_learning_rate(learning_rate: float, decay: float, t) -> np.ndarray:
@@ -105,12 +130,6 @@ def momentum_window(momentum: float) -> int:
     if momentum >= 1:
         raise RadiogenomicsError(f"momentum must be in [0, 1), got {momentum}")
     return max(0, math.ceil(24 * math.log(2) / -math.log(momentum)) - 1)
-
-
-def _tf():
-    import tensorflow as tf  # noqa: PLC0415 (TensorFlow is imported by training code only)
-
-    return tf
 
 
 def _loss_fn(tf, loss):
@@ -181,8 +200,7 @@ class _Net:
     """The model's layers as plain ops on its tf.Variables (shared by the training loops)."""
 
     def __init__(self, model, nonneg):
-        import keras  # noqa: PLC0415
-
+        keras = backend.keras()
         self.layers = []  # _Dense | float (dropout rate)
         for layer in model.layers:
             if isinstance(layer, keras.layers.Dense):
@@ -259,16 +277,17 @@ class _Net:
         return h, saved
 
 
-def plan_layers(net, momentum, batch_size, method="auto", fold_every=None, n_train=None):
+def plan_layers(net, momentum, batch_size, method="auto", flush_every=FLUSH_EVERY, n_train=None,
+                span=True):
     """Choose the low-rank layers: not constrained, and ring buffer <= half the kernel.
 
-    The first layer becomes a *span* layer when it reads the training rows directly (no
-    dropout before it), is unconstrained and ``2 * n_train <= n_in`` (see :class:`_Loop`).
+    The first layer becomes a *span* layer when ``span`` is true, it reads the training rows
+    directly (no dropout before it), is unconstrained and ``2 * n_train <= n_in`` (see
+    :class:`_Loop`). Returns the names of the low-rank layers.
     """
-    if method not in METHODS:
-        raise RadiogenomicsError(f"method must be one of {METHODS}, got {method!r}")
-    fold_every = FOLD_EVERY if fold_every is None else int(fold_every)
-    ring = momentum_window(momentum) + fold_every
+    if method not in FAST_METHODS:
+        raise RadiogenomicsError(f"method must be one of {FAST_METHODS}, got {method!r}")
+    ring = momentum_window(momentum) + _positive_int(flush_every, "flush_every")
     for d in net.dense:
         factor_size = ring * batch_size * (d.n_in + d.n_out)
         d.lowrank = (not d.constrained) and (
@@ -276,7 +295,7 @@ def plan_layers(net, momentum, batch_size, method="auto", fold_every=None, n_tra
         )
         d.span = False
     first = net.layers[0] if net.layers else None
-    if (USE_SPAN and method != "dense" and isinstance(first, _Dense) and not first.constrained
+    if (span and method != "dense" and isinstance(first, _Dense) and not first.constrained
             and n_train is not None and 2 * n_train <= first.n_in):
         first.lowrank = first.span = True
     return [d.name for d in net.dense if d.lowrank]
@@ -289,6 +308,18 @@ def _as_array(x, what):
     if not np.isfinite(arr).all():
         raise RadiogenomicsError(f"{what} contains NaN or infinite values")
     return arr
+
+
+def _positive_int(value, what):
+    if int(value) != value or int(value) < 1:
+        raise RadiogenomicsError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _block_bytes(block_mb):
+    if not float(block_mb) > 0:
+        raise RadiogenomicsError(f"block_mb must be positive, got {block_mb!r}")
+    return int(float(block_mb) * 2**20)
 
 
 def fit(
@@ -309,19 +340,27 @@ def fit(
     verbose=False,
     method="auto",
     val_predictions=None,
+    flush_every=FLUSH_EVERY,
+    span=True,
+    block_mb=BLOCK_MB,
 ) -> pd.DataFrame:
     """Train ``model`` in place (see the module docstring); return the per-epoch history.
 
     Returns a DataFrame with columns ``epoch`` (1..epochs), ``loss`` and ``val_loss``
-    (NaN without validation data). ``method`` picks the loop: ``"dense"``, ``"lowrank"``
-    (every unconstrained layer low-rank) or ``"auto"`` (low-rank where it saves memory
-    traffic); all give the same numbers to float32 rounding. ``val_predictions``: a list
-    to which, after every epoch, the model's predictions for ``x_val`` (the ones its
-    ``val_loss`` is computed from, float32 rows × outputs) are appended.
+    (NaN without validation data). ``method``: ``"dense"``, ``"lowrank"`` (every
+    unconstrained layer low-rank) or ``"auto"`` (low-rank where it saves memory traffic),
+    the fast loop's layer plans, which all give the same numbers to float32 rounding; or
+    ``"keras"``, the reference (Keras' ``model.fit`` on the same batches; it compiles
+    ``model``). ``val_predictions``: a list to which, after every epoch, the model's
+    predictions for ``x_val`` (the ones its ``val_loss`` is computed from, float32 rows ×
+    outputs) are appended. ``flush_every``, ``span``, ``block_mb``: the fast loop's
+    settings (module docstring; the Keras reference ignores them).
     """
-    tf = _tf()
+    tf = backend.tensorflow()
     tf.config.experimental.enable_op_determinism()
     loss_fn = _loss_fn(tf, loss)
+    if method not in METHODS:
+        raise RadiogenomicsError(f"method must be one of {METHODS}, got {method!r}")
     x = _as_array(x, "x")
     y = _as_array(y, "y")
     if len(x) != len(y):
@@ -338,26 +377,36 @@ def fit(
         )
     if not 0 <= momentum < 1:
         raise RadiogenomicsError(f"momentum must be in [0, 1), got {momentum}")
-    net = _Net(model, nonneg)
-    plan_layers(net, momentum, batch_size, method, n_train=len(x))
+    net = _Net(model, nonneg)  # the same checks of layers and nonneg names for every method
     n = len(x)
-    n_batches = -(-n // batch_size)
     shuffle_rng = np.random.default_rng(seeds.derive(seed, "training", "shuffle"))
-    dropout_seed = seeds.derive(seed, "training", "dropout")
+    if method == "keras":
+        epoch_fn, evaluate_fn, finish = _keras_reference(
+            tf, model, net, x, y, x_val if has_val else None, y_val if has_val else None, loss_fn,
+            loss, learning_rate, decay, momentum, batch_size)
+    else:
+        plan_layers(net, momentum, batch_size, method, flush_every, n_train=n, span=span)
+        xt, yt = tf.constant(x), tf.constant(y)
+        loop = _Loop(tf, net, loss_fn, learning_rate, decay, momentum, batch_size, -(-n // batch_size),
+                     seeds.derive(seed, "training", "dropout"), flush_every=flush_every, x=xt,
+                     block_mb=block_mb)
+        if has_val:
+            xv, yv = tf.constant(x_val), tf.constant(y_val)
 
-    xt, yt = tf.constant(x), tf.constant(y)
-    loop = _Loop(tf, net, loss_fn, learning_rate, decay, momentum, batch_size, n_batches,
-                 dropout_seed, x=xt)
-    if has_val:
-        xv, yv = tf.constant(x_val), tf.constant(y_val)
+        def epoch_fn(perm):
+            return loop.epoch(xt, yt, tf.constant(perm.astype(np.int32)))
+
+        def evaluate_fn():
+            return loop.evaluate(xv, yv)
+
+        finish = loop.finalize
     rows = []
     try:
         for epoch in range(1, epochs + 1):
-            perm = tf.constant(shuffle_rng.permutation(n).astype(np.int32))
-            train_loss = float(loop.epoch(xt, yt, perm))
+            train_loss = float(epoch_fn(shuffle_rng.permutation(n)))
             val_loss = float("nan")
             if has_val:
-                loss_t, pred_t = loop.evaluate(xv, yv)
+                loss_t, pred_t = evaluate_fn()
                 val_loss = float(loss_t)
                 if val_predictions is not None:
                     val_predictions.append(pred_t.numpy())
@@ -366,8 +415,42 @@ def fit(
                 print(f"epoch {epoch}/{epochs}: loss {train_loss:.6g} val_loss {val_loss:.6g}",
                       flush=True)
     finally:
-        loop.finalize()
+        finish()
     return pd.DataFrame(rows, columns=["epoch", "loss", "val_loss"])
+
+
+def _keras_reference(tf, model, net, x, y, x_val, y_val, loss_fn, loss, learning_rate, decay,
+                     momentum, batch_size):
+    """(epoch, evaluate, finish) functions of the Keras reference: ``model.fit``, one epoch
+    per call on ``x[perm]`` in that order; ``NonNeg`` on the constrained layers until
+    ``finish``; the validation loss computed by the fast loop's formula."""
+    keras = backend.keras()
+    constrained = {d.name for d in net.dense if d.constrained}
+    restore = []
+    for layer in model.layers:
+        if layer.name in constrained:
+            for variable in (layer.kernel, layer.bias if layer.use_bias else None):
+                if variable is not None and variable.constraint is None:
+                    restore.append(variable)
+                    variable.constraint = keras.constraints.NonNeg()
+    schedule = keras.optimizers.schedules.InverseTimeDecay(
+        float(learning_rate), decay_steps=1, decay_rate=float(decay))
+    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=float(momentum)), loss=loss)
+
+    def epoch_fn(perm):
+        history = model.fit(x[perm], y[perm], batch_size=batch_size, epochs=1, shuffle=False,
+                            verbose=0)
+        return history.history["loss"][0]
+
+    def evaluate_fn():
+        pred = model(tf.constant(x_val), training=False)
+        return loss_fn(tf.constant(y_val), pred), pred
+
+    def finish():
+        for variable in restore:
+            variable.constraint = None
+
+    return epoch_fn, evaluate_fn, finish
 
 
 class _Loop:
@@ -378,19 +461,20 @@ class _Loop:
     ``Z = D0 - Xᵀ C`` with D0 the kernel at the start and C (n_train × out) the
     accumulated ``lr_k / (1 - mu) B_k`` rows of each sample. Then ``X[idx] Z = (X D0)[idx]
     - (X Xᵀ)[idx] C``: with ``X D0`` and the Gram matrix computed once, a step never reads
-    the big kernel; folds add one-hot(idx)ᵀ B into C, and :meth:`finalize` writes
+    the big kernel; flushes add one-hot(idx)ᵀ B into C, and :meth:`finalize` writes
     ``D0 - Xᵀ (C - S)`` (S: the momentum window) into the kernel. Exact in real arithmetic.
     """
 
     def __init__(self, tf, net, loss_fn, learning_rate, decay, momentum, batch_size, n_batches,
-                 dropout_seed, fold_every=None, x=None):
+                 dropout_seed, flush_every=FLUSH_EVERY, x=None, block_mb=BLOCK_MB):
         self.tf = tf
         self.net = net
         self.mu = float(momentum)
         self.bs = batch_size
-        self.fold_every = FOLD_EVERY if fold_every is None else int(fold_every)
+        self.flush_every = _positive_int(flush_every, "flush_every")
+        block_bytes = _block_bytes(block_mb)
         self.window = momentum_window(momentum)
-        self.ring = self.window + self.fold_every
+        self.ring = self.window + self.flush_every
         self.lowrank = [d for d in net.dense if d.lowrank]
         # dense updates: every variable except the kernels of low-rank layers
         self.dense_vars = []
@@ -407,7 +491,7 @@ class _Loop:
             for d in self.lowrank:
                 if not d.span:
                     d.A = tf.Variable(tf.zeros([R, batch_size, d.n_in]), trainable=False)
-                    nb = max(1, -(-4 * d.n_in * d.n_out // BLOCK_BYTES))
+                    nb = max(1, -(-4 * d.n_in * d.n_out // block_bytes))
                     cols = [d.n_out * j // nb for j in range(nb + 1)]
                     d.blocks = [(c0, c1, tf.Variable(tf.transpose(d.kernel[:, c0:c1]),
                                                      trainable=False))
@@ -422,7 +506,7 @@ class _Loop:
                 self.xd0 = tf.matmul(x, d.kernel)
                 self.gram = tf.matmul(x, x, transpose_b=True)
                 self._val_cache = {}
-            self.fold_at = tf.Variable(0, dtype=tf.int64, trainable=False)
+            self.flushed_at = tf.Variable(0, dtype=tf.int64, trainable=False)
             self.ring_lr = tf.Variable(tf.zeros([R]), trainable=False)
             self.ring_step = tf.Variable(tf.fill([R], tf.constant(-(2**40), tf.int64)),
                                          trainable=False)
@@ -444,22 +528,22 @@ class _Loop:
         age = t - self.ring_step.read_value()
         tail = tf.where(age <= self.window,
                         tf.pow(self.mu_t, tf.cast(age, tf.float32)), tf.zeros([self.ring]))
-        pending = tf.cast(self.ring_step.read_value() >= self.fold_at.read_value(), tf.float32)
+        pending = tf.cast(self.ring_step.read_value() >= self.flushed_at.read_value(), tf.float32)
         coef = self.ring_lr.read_value() / (1.0 - self.mu_t) * (tail - pending)
         return tf.repeat(coef, self.bs)
 
-    def _fold(self):
+    def _flush(self):
         """D -= sum over the F pending steps of lr_k/(1-mu) A_kᵀ B_k; f <- t."""
         tf = self.tf
-        f = self.fold_at.read_value()
-        idx = tf.math.floormod(f + tf.range(self.fold_every, dtype=tf.int64), self.ring)
+        f = self.flushed_at.read_value()
+        idx = tf.math.floormod(f + tf.range(self.flush_every, dtype=tf.int64), self.ring)
         scale = tf.repeat(tf.gather(self.ring_lr, idx) / (1.0 - self.mu_t), self.bs)
         for d in self.lowrank:
-            with tf.name_scope("fold_" + d.name):
-                self._fold_layer(d, idx, scale)
-        self.fold_at.assign(self.step.read_value())
+            with tf.name_scope("flush_" + d.name):
+                self._flush_layer(d, idx, scale)
+        self.flushed_at.assign(self.step.read_value())
 
-    def _fold_layer(self, d, idx, scale):
+    def _flush_layer(self, d, idx, scale):
         tf = self.tf
         b = tf.reshape(tf.gather(d.B, idx), [-1, d.n_out])
         if d.span:
@@ -494,7 +578,7 @@ class _Loop:
             d.B.assign(tf.zeros_like(d.B))
         self.ring_lr.assign(tf.zeros_like(self.ring_lr))
         self.ring_step.assign(tf.fill([self.ring], tf.constant(-(2**40), tf.int64)))
-        self.fold_at.assign(self.step.read_value())
+        self.flushed_at.assign(self.step.read_value())
         return tf.constant(0)
 
     def finalize(self):
@@ -506,8 +590,8 @@ class _Loop:
         tf = self.tf
         coef_rows = span_in = None
         if self.lowrank:
-            tf.cond(self.step.read_value() - self.fold_at.read_value() >= self.fold_every,
-                    lambda: (self._fold(), tf.constant(0))[1], lambda: tf.constant(0))
+            tf.cond(self.step.read_value() - self.flushed_at.read_value() >= self.flush_every,
+                    lambda: (self._flush(), tf.constant(0))[1], lambda: tf.constant(0))
             coef_rows = self._coef_rows()
             if self.span is not None:
                 span_in = (tf.gather(self.xd0, idx), tf.gather(self.gram, idx),
