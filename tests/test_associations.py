@@ -42,6 +42,25 @@ def rng():
     return np.random.default_rng(42)
 
 
+def test_no_module_imports_tensorflow_until_it_is_needed():
+    """TensorFlow comes only through radiogenomics.backend, on first use: importing the
+    training and attribution modules (as the rule scripts do before claiming a GPU) loads it not."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from radiogenomics import backend
+
+    modules = ["attribution", "backend", "models", "networks", "plots", "probes", "rankings", "split_network",
+               "training"]
+    code = (f"import sys; import {', '.join('radiogenomics.' + m for m in modules)}; "
+            "sys.exit(1 if any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules) else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          env={"PYTHONPATH": str(Path(backend.__file__).parents[1])})
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert backend.tensorflow().__name__ == "tensorflow" and backend.keras().__name__ == "keras"
+
+
 # ------------------------------------------------------------------ quadrature
 @pytest.mark.parametrize("rule", attribution.QUADRATURE_RULES)
 def test_quadrature_weights_sum_to_one_and_integrate_linear_exactly(rule):

@@ -1,4 +1,5 @@
-"""Tests of radiogenomics.training.fit (SGD + momentum + Keras-2 decay, nonneg, determinism)."""
+"""Tests of radiogenomics.training.fit and its fast loop radiogenomics.sgd_loop (SGD + momentum +
+Keras-2 decay, nonneg, determinism, the layer forms, the Keras reference)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import keras
 import tensorflow as tf  # noqa: F401 (a test dependency: fail, do not skip, without it)
 
-from radiogenomics import training
+from radiogenomics import sgd_loop, training
 from radiogenomics.errors import RadiogenomicsError
 
 
@@ -204,8 +205,8 @@ def test_fast_loop_equals_the_keras_reference(method, loss, momentum, nonneg):
         hist = training.fit(model, x[:30], y[:30], x_val=x[30:], y_val=y[30:], loss=loss, nonneg=nonneg,
                             method=m, val_predictions=preds, **kw)
         runs[m] = (hist, weights(model), preds, model)
-    net = training._Net(make_model([80, 16, 8, 3], seed=6), nonneg)
-    lowrank = training.plan_layers(net, momentum, 5, method, 4, n_train=30)
+    net = sgd_loop.Net(make_model([80, 16, 8, 3], seed=6), nonneg)
+    lowrank = sgd_loop.plan_layers(net, momentum, 5, method, 4, n_train=30)
     assert (len(lowrank) > 0) == (method != "dense")
     (h_fast, w_fast, p_fast, _), (h_ref, w_ref, p_ref, keras_model) = runs[method], runs["keras"]
     assert h_fast["epoch"].tolist() == h_ref["epoch"].tolist() == [1, 2, 3, 4]
@@ -224,9 +225,9 @@ def test_loop_settings_are_arguments():
     """flush_every, span and block_mb are fit's arguments (no environment variables), checked."""
     x, y = data(n=12, d=30)
     model = make_model([30, 5, 3])
-    net = training._Net(model, ())
-    assert training.plan_layers(net, 0.2, 5, "auto", n_train=12) == ["d0"] and net.dense[0].span
-    training.plan_layers(net, 0.2, 5, "auto", n_train=12, span=False)
+    net = sgd_loop.Net(model, ())
+    assert sgd_loop.plan_layers(net, 0.2, 5, "auto", n_train=12) == ["d0"] and net.dense[0].span
+    sgd_loop.plan_layers(net, 0.2, 5, "auto", n_train=12, span=False)
     assert not net.dense[0].span
     for bad in ({"flush_every": 0}, {"flush_every": 2.5}, {"block_mb": 0}):
         with pytest.raises(RadiogenomicsError, match=next(iter(bad))):
@@ -266,7 +267,7 @@ def test_lowrank_equals_dense(momentum, flush_every, dropout, nonneg, block_byte
         hist = training.fit(model, x, y, x_val=x[:7], y_val=y[:7], loss="mae", nonneg=nonneg,
                             method=method, **kw)
         out[method] = (hist, weights(model))
-    assert training.momentum_window(momentum) + flush_every > 1
+    assert sgd_loop.momentum_window(momentum) + flush_every > 1
     np.testing.assert_allclose(out["lowrank"][0][["loss", "val_loss"]],
                                out["dense"][0][["loss", "val_loss"]], rtol=1e-5, atol=1e-6)
     for a, b in zip(out["lowrank"][1], out["dense"][1]):
@@ -278,12 +279,12 @@ def test_lowrank_equals_dense(momentum, flush_every, dropout, nonneg, block_byte
 
 def test_plan_layers():
     model = make_model([3000, 2000, 20], names=["big", "out"])
-    net = training._Net(model, nonneg=("out",))
-    assert training.plan_layers(net, 0.5, 10) == ["big"]
-    net = training._Net(model, nonneg=("big", "out"))
-    assert training.plan_layers(net, 0.5, 10) == []
-    assert training.momentum_window(0.2) == 10 and training.momentum_window(0.5) == 23
-    assert 0.2 ** (training.momentum_window(0.2) + 1) < 2.0 ** -24 < 0.2 ** training.momentum_window(0.2)
+    net = sgd_loop.Net(model, nonneg=("out",))
+    assert sgd_loop.plan_layers(net, 0.5, 10) == ["big"]
+    net = sgd_loop.Net(model, nonneg=("big", "out"))
+    assert sgd_loop.plan_layers(net, 0.5, 10) == []
+    assert sgd_loop.momentum_window(0.2) == 10 and sgd_loop.momentum_window(0.5) == 23
+    assert 0.2 ** (sgd_loop.momentum_window(0.2) + 1) < 2.0 ** -24 < 0.2 ** sgd_loop.momentum_window(0.2)
 
 
 def test_keras_nonneg_constraint_is_honoured():
@@ -318,8 +319,8 @@ def test_span_layer_equals_dense(momentum, flush_every, n):
         model = keras.Sequential([keras.Input((48,)), keras.layers.Dense(9, activation="tanh", name="a"),
                                   keras.layers.Dropout(0.2), keras.layers.Dense(7, activation="tanh"),
                                   keras.layers.Dense(6, name="out")])
-        net = training._Net(model, ())
-        training.plan_layers(net, momentum, 5, method, n_train=n)
+        net = sgd_loop.Net(model, ())
+        sgd_loop.plan_layers(net, momentum, 5, method, n_train=n)
         assert net.dense[0].span == (method != "dense")
         hist = training.fit(model, x, y, x_val=xv, y_val=yv, loss="mse", nonneg=("out",),
                             method=method, **kw)

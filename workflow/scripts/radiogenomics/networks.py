@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import backend, io, models, seeds, training
+from . import backend, io, models, seeds, sgd_loop, training
 from .cohort import supervised_data
 from .errors import RadiogenomicsError
 from .folds import split
@@ -53,9 +53,9 @@ class SGD:
     momentum: float
     batch_size: int
     epochs: int
-    flush_every: int = training.FLUSH_EVERY
+    flush_every: int = sgd_loop.FLUSH_EVERY
     span: bool = True
-    block_mb: float = training.BLOCK_MB
+    block_mb: float = sgd_loop.BLOCK_MB
 
     def fit_arguments(self) -> dict:
         return {
