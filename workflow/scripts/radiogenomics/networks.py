@@ -185,9 +185,10 @@ class Trained:
 def train(spec, data: Data, fold, *, autoencoder=None, keep_val_predictions: bool = False) -> Trained:
     """Train ``spec`` on ``data`` with fold ``fold`` held out (None: all patients); see the
     module docstring. ``autoencoder``: the trained autoencoder whose encoder a ``pretrained``
-    network starts from, a Keras model or the path of its ``.keras`` file (loaded after the
-    network is built and dropped before training, so the job never holds both for long). ``keep_val_predictions``: also keep every epoch's
-    validation predictions (``selection.epoch: best``)."""
+    network starts from, a Keras model or the path of its ``.keras`` file (then loaded after
+    the network is built and dropped before training, as the CV jobs always did).
+    ``keep_val_predictions``: also keep every epoch's validation predictions
+    (``selection.epoch: best``)."""
     train_ids, val_ids = data.split(fold)
     seed = spec.run_seed(fold)
     x = data.inputs.loc[train_ids].to_numpy("float32")

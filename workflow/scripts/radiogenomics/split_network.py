@@ -93,29 +93,25 @@ class Network:
     def n_outputs(self) -> int:
         return int(self.model.outputs[0].shape[-1])
 
-    def head_jacobian(self, z):
-        """(F(z), ∂F/∂z): shapes (n, K) and (n, K, hidden1); all K outputs in one call."""
+    def _jacobian(self, name, f, v):
+        """(f(v), ∂f/∂v) for every row of ``v``, all outputs in one ``batch_jacobian`` call."""
         tf = self._tf()
 
-        def fn(z):
+        def fn(v):
             with tf.GradientTape() as tape:
-                tape.watch(z)
-                y = self.head(z)
-            return y, tape.batch_jacobian(y, z)
+                tape.watch(v)
+                y = f(v)
+            return y, tape.batch_jacobian(y, v)
 
-        return self._fn("head_jacobian", fn)(z)
+        return self._fn(name, fn)(v)
+
+    def head_jacobian(self, z):
+        """(F(z), ∂F/∂z): shapes (n, K) and (n, K, hidden1); all K outputs in one call."""
+        return self._jacobian("head_jacobian", self.head, z)
 
     def input_jacobian(self, x):
         """(F(x), ∂F/∂x) through the whole model: shapes (n, K) and (n, K, genes)."""
-        tf = self._tf()
-
-        def fn(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = self.full(x)
-            return y, tape.batch_jacobian(y, x)
-
-        return self._fn("input_jacobian", fn)(x)
+        return self._jacobian("input_jacobian", self.full, x)
 
 
 def as_network(model) -> Network:
