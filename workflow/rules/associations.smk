@@ -7,9 +7,9 @@
 #    fold with the CV job's seed and data (deterministic on CPU: the same weights as the CV
 #    model; the job fails unless its last validation loss equals the CV history's, an input
 #    found through the selection checkpoint) and once on all supervised patients (the final
-#    model). Each job saves its model, then computes the
-#    integrated gradients of that model over all supervised patients; the final-model job also
-#    runs gene masking and activation maximisation. GPU-tagged like every training rule.
+#    model). Each job saves its model, then computes the integrated gradients of that model
+#    over all supervised patients; the final-model job also runs gene masking and activation
+#    maximisation. GPU-tagged like every training rule.
 # 2. Rankings, stability of the top genes across folds, overlap with the elastic net;
 #    clustered heatmap; report items.
 # Tables are documented in workflow/report/associations_*.rst and config/README.md.

@@ -159,7 +159,7 @@ def training_resources(kind):
 
 def _training_loop():
     """The training loop's settings (training.flush_every, span, block_mb): a param of every
-    training rule, since they change the float32 summation order (radiogenomics/training.py)."""
+    training rule, since they change the float32 summation order (radiogenomics/sgd_loop.py)."""
     t = config["training"]
     return {"flush_every": int(t["flush_every"]), "span": bool(t["span"]), "block_mb": float(t["block_mb"])}
 
