@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiogenomics import associations, io
+from planted import planted_recovery
+from radiogenomics import io
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
@@ -58,7 +59,7 @@ def check_planted_on_top(root):
     signal, drives, _ = _truth(root)
     score = io.read_tsv(root / TARGET)
     assert score.shape == (1000, 20)
-    rec = associations.planted_recovery(score, signal, drives, top_n=10)
+    rec = planted_recovery(score, signal, drives, top_n=10)
     assert len(rec) == 20, rec
     report = rec.round(3).to_string()
     assert (rec["in_top"] >= 2).all(), report
@@ -68,7 +69,7 @@ def check_planted_on_top(root):
     # the same scores with the gene labels shuffled: chance
     rng = np.random.default_rng(0)
     shuffled = score.set_axis(rng.permutation(score.index.to_numpy()), axis=0)
-    null = associations.planted_recovery(shuffled, signal, drives, top_n=10)
+    null = planted_recovery(shuffled, signal, drives, top_n=10)
     assert abs(null["auc"].mean() - 0.5) < 0.1, null.round(3).to_string()
 
 

@@ -110,6 +110,40 @@ def test_claim_sets_cuda_visible_devices_and_release_frees(tmp_path):
         b.release()
 
 
+def test_slot_is_released_when_the_job_fails_inside_with(tmp_path):
+    with pytest.raises(RuntimeError, match="training failed"):
+        with gpu.claim(tmp_path, gpus=["0"], env={}) as slot:
+            assert slot.held
+            raise RuntimeError("training failed")
+    assert not slot.held
+    again = gpu.claim(tmp_path, gpus=["0"], env={}, timeout_s=0.5, poll_s=0.05)
+    try:
+        assert again.device == "0"
+    finally:
+        again.release()
+
+
+def test_training_scripts_hold_their_slot_in_a_with_block():
+    """Every rule script that claims a GPU does so as the context manager of a with statement
+    whose body is the whole job (so the slot is released however the job ends)."""
+    import ast
+
+    claiming = []
+    for script in sorted(SCRIPTS.glob("*.py")):
+        tree = ast.parse(script.read_text())
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                 and n.func.attr == "claim" and getattr(n.func.value, "id", None) == "gpu"]
+        if not calls:
+            continue
+        claiming.append(script.name)
+        managed = [item.context_expr for node in tree.body if isinstance(node, ast.With) for item in node.items]
+        assert len(calls) == 1 and calls[0] in managed, f"{script.name}: gpu.claim outside a top-level with"
+        last = tree.body[-1]
+        assert isinstance(last, ast.With) and last.items[0].context_expr is calls[0], \
+            f"{script.name}: statements after the with block run without the slot"
+    assert claiming == ["train_autoencoder.py", "train_dnn.py", "train_final_dnn.py"], claiming
+
+
 def test_concurrent_processes_get_different_gpus(tmp_path):
     procs = [holder(tmp_path, "0,1,2") for _ in range(3)]
     try:

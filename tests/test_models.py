@@ -164,6 +164,51 @@ def test_same_job_twice_is_identical():
         np.testing.assert_array_equal(a, b)
 
 
+def test_one_recipe_for_every_network_job(tmp_path):
+    """networks.train: the job's seed, split, build, encoder transfer (from a model or its
+    .keras file: the same network) and fit, as the manual steps of the recipe."""
+    from radiogenomics import networks, seeds
+    from radiogenomics.folds import split
+
+    x, y = planted(n=60)
+    patients = pd.Index([f"p{i}" for i in range(60)], name="patient")
+    inputs = pd.DataFrame(x, index=patients, columns=[f"g{j}" for j in range(x.shape[1])])
+    targets = pd.DataFrame(y, index=patients, columns=[f"f{k}" for k in range(20)])
+    folds = pd.Series([1 + i % 3 for i in range(60)], index=patients, name="fold")
+    data = networks.Data(inputs=inputs, targets=targets, folds=folds)
+    sgd = networks.SGD(learning_rate=0.1, decay=1e-4, momentum=0.5, batch_size=10, epochs=3)
+    ae_spec = networks.AutoencoderSpec(config="tanh_lr0.1_decay0.0001", hidden=(12, 6, 12), activation="tanh",
+                                       output_activation="linear", sgd=sgd, seed=11)
+    ae = networks.train(ae_spec, networks.Data(inputs, inputs, folds), None)
+    assert ae.seed == seeds.derive(11, "autoencoder", "tanh_lr0.1_decay0.0001", "final")
+    assert ae.train_ids == list(patients) and ae.val_ids == [] and ae.history["val_loss"].isna().all()
+    ae.model.save(tmp_path / "ae.keras")
+
+    spec = networks.NetworkSpec(variant="pretrain_dropout", config="lr0.1_decay0.0001", ae_hidden=(12, 6, 12),
+                                hidden4=5, dropout=0.25, nonneg="output", pretrained=True, sgd=sgd, seed=11)
+    net = networks.train(spec, data, 2, autoencoder=ae.model, keep_val_predictions=True)
+    again = networks.train(spec, data, 2, autoencoder=tmp_path / "ae.keras")
+    assert net.seed == seeds.derive(11, "dnn", "pretrain_dropout", "lr0.1_decay0.0001", 2)
+    assert (net.train_ids, net.val_ids) == split(folds, 2) and len(net.val_predictions) == 3
+    pd.testing.assert_frame_equal(net.history, again.history, check_exact=True)
+
+    # the same steps by hand
+    train_ids, val_ids = split(folds, 2)
+    dnn, nonneg = models.build_dnn(x.shape[1], [12, 6], 5, 20, 0.25, "output", seed=net.seed)
+    models.transfer_encoder(ae.model, dnn)
+    hist = training.fit(dnn, inputs.loc[train_ids], targets.loc[train_ids], x_val=inputs.loc[val_ids],
+                        y_val=targets.loc[val_ids], loss="mae", learning_rate=0.1, decay=1e-4, momentum=0.5,
+                        batch_size=10, epochs=3, seed=net.seed, nonneg=nonneg)
+    pd.testing.assert_frame_equal(net.history, hist, check_exact=True)
+    for a, b in zip(net.model.get_weights(), dnn.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    pred = net.predict(inputs.loc[val_ids], targets.columns)
+    assert list(pred.index) == val_ids and list(pred.columns) == list(targets.columns)
+    np.testing.assert_array_equal(pred.to_numpy(), net.val_predictions[-1])
+    with pytest.raises(RadiogenomicsError, match="no autoencoder"):
+        networks.train(spec, data, 1)
+
+
 def test_tiny_network_learns_planted_signal_better_than_the_mean():
     x, y = planted(n=300, seed=3)
     x_tr, y_tr, x_va, y_va = x[:220], y[:220], x[220:], y[220:]

@@ -1,4 +1,5 @@
-"""Tests of radiogenomics.training.fit (SGD + momentum + Keras-2 decay, nonneg, determinism)."""
+"""Tests of radiogenomics.training.fit and its fast loop radiogenomics.sgd_loop (SGD + momentum +
+Keras-2 decay, nonneg, determinism, the layer forms, the Keras reference)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import keras
 import tensorflow as tf  # noqa: F401 (a test dependency: fail, do not skip, without it)
 
-from radiogenomics import training
+from radiogenomics import sgd_loop, training
 from radiogenomics.errors import RadiogenomicsError
 
 
@@ -175,6 +176,64 @@ def test_equals_keras_fit(loss, batch_size):
     for wa, wb in zip(weights(a), weights(b)):
         np.testing.assert_allclose(wa, wb, rtol=2e-5, atol=2e-6)
     np.testing.assert_allclose(hist["loss"], losses, rtol=2e-5)
+    # method="keras" is exactly this model.fit
+    c = make_model([7, 6, 3], seed=2)
+    ref = training.fit(c, x, y, loss=loss, method="keras", **kw)
+    assert ref["loss"].tolist() == losses
+    for wc, wb in zip(weights(c), weights(b)):
+        np.testing.assert_array_equal(wc, wb)
+
+
+#: float32 agreement of two summation orders after a few epochs of SGD on a small model
+#: (the differences of single updates, ~1e-7 relative, grow a little with each step)
+RTOL, ATOL = 2e-5, 2e-6
+
+
+@pytest.mark.parametrize("method", ["auto", "dense", "lowrank"])
+@pytest.mark.parametrize("loss,momentum,nonneg", [("mse", 0.2, ()), ("mae", 0.5, ("d2",))])
+def test_fast_loop_equals_the_keras_reference(method, loss, momentum, nonneg):
+    """The fast loop (each layer plan) = Keras' model.fit on the same batches: weights, training
+    losses, validation losses and validation predictions after a few epochs (no dropout: Keras
+    draws its own masks). The ring holds 4 + window steps, so low-rank layers flush and wrap."""
+    x, y = data(n=37, d=80)  # 2 x 30 training rows <= 80 inputs: "auto" plans a span first layer
+    kw = {**KW, "momentum": momentum, "epochs": 4, "batch_size": 5, "learning_rate": 0.2,
+          "decay": 0.05, "flush_every": 4}
+    runs = {}
+    for m in (method, "keras"):
+        model = make_model([80, 16, 8, 3], activation="tanh", seed=6)
+        preds = []
+        hist = training.fit(model, x[:30], y[:30], x_val=x[30:], y_val=y[30:], loss=loss, nonneg=nonneg,
+                            method=m, val_predictions=preds, **kw)
+        runs[m] = (hist, weights(model), preds, model)
+    net = sgd_loop.Net(make_model([80, 16, 8, 3], seed=6), nonneg)
+    lowrank = sgd_loop.plan_layers(net, momentum, 5, method, 4, n_train=30)
+    assert (len(lowrank) > 0) == (method != "dense")
+    (h_fast, w_fast, p_fast, _), (h_ref, w_ref, p_ref, keras_model) = runs[method], runs["keras"]
+    assert h_fast["epoch"].tolist() == h_ref["epoch"].tolist() == [1, 2, 3, 4]
+    np.testing.assert_allclose(h_fast[["loss", "val_loss"]], h_ref[["loss", "val_loss"]], rtol=RTOL, atol=ATOL)
+    for a, b in zip(w_fast, w_ref):
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
+    assert len(p_fast) == len(p_ref) == 4
+    np.testing.assert_allclose(p_fast[-1], p_ref[-1], rtol=RTOL, atol=ATOL)
+    for name in nonneg:  # the reference projected too, and left the model as it found it
+        layer = keras_model.get_layer(name)
+        assert all((w >= 0).all() for w in layer.get_weights())
+        assert layer.kernel.constraint is None and layer.bias.constraint is None
+
+
+def test_loop_settings_are_arguments():
+    """flush_every, span and block_mb are fit's arguments (no environment variables), checked."""
+    x, y = data(n=12, d=30)
+    model = make_model([30, 5, 3])
+    net = sgd_loop.Net(model, ())
+    assert sgd_loop.plan_layers(net, 0.2, 5, "auto", n_train=12) == ["d0"] and net.dense[0].span
+    sgd_loop.plan_layers(net, 0.2, 5, "auto", n_train=12, span=False)
+    assert not net.dense[0].span
+    for bad in ({"flush_every": 0}, {"flush_every": 2.5}, {"block_mb": 0}):
+        with pytest.raises(RadiogenomicsError, match=next(iter(bad))):
+            training.fit(model, x, y, method="lowrank", **{**KW, **bad})
+    with pytest.raises(RadiogenomicsError, match="method"):
+        training.fit(model, x, y, method="fit", **KW)
 
 
 def test_bad_arguments():
@@ -188,28 +247,27 @@ def test_bad_arguments():
         training.fit(model, x, y[:5], **KW)
 
 
-@pytest.mark.parametrize("momentum,fold_every,dropout,nonneg,block_bytes", [
+@pytest.mark.parametrize("momentum,flush_every,dropout,nonneg,block_bytes", [
     (0.5, 3, 0.25, ("d2",), None),
     (0.2, 4, 0.0, (), None),
     (0.2, 4, 0.0, (), 100),  # kernels as transposed blocks (9x8 -> 3 blocks, 8x6 -> 2)
     (0.0, 2, 0.1, ("d2",), 64),
     (0.9, 5, 0.0, ("d1",), None),
 ])
-def test_lowrank_equals_dense(monkeypatch, momentum, fold_every, dropout, nonneg, block_bytes):
-    """The low-rank loop (look-ahead weights + factor ring + folds) = the dense loop."""
-    monkeypatch.setattr(training, "FOLD_EVERY", fold_every)
-    if block_bytes:
-        monkeypatch.setattr(training, "BLOCK_BYTES", block_bytes)
+def test_lowrank_equals_dense(momentum, flush_every, dropout, nonneg, block_bytes):
+    """The low-rank loop (look-ahead weights + factor ring + flushes) = the dense loop."""
     x, y = data(n=37, d=9)
     kw = {**KW, "momentum": momentum, "epochs": 4, "batch_size": 5, "learning_rate": 0.2,
-          "decay": 0.05}
+          "decay": 0.05, "flush_every": flush_every}
+    if block_bytes:
+        kw["block_mb"] = block_bytes / 2**20
     out = {}
     for method in ("dense", "lowrank"):
         model = make_model([9, 8, 6, 3], dropout=dropout, activation="tanh", seed=4)
         hist = training.fit(model, x, y, x_val=x[:7], y_val=y[:7], loss="mae", nonneg=nonneg,
                             method=method, **kw)
         out[method] = (hist, weights(model))
-    assert training.momentum_window(momentum) + fold_every > 1
+    assert sgd_loop.momentum_window(momentum) + flush_every > 1
     np.testing.assert_allclose(out["lowrank"][0][["loss", "val_loss"]],
                                out["dense"][0][["loss", "val_loss"]], rtol=1e-5, atol=1e-6)
     for a, b in zip(out["lowrank"][1], out["dense"][1]):
@@ -221,12 +279,12 @@ def test_lowrank_equals_dense(monkeypatch, momentum, fold_every, dropout, nonneg
 
 def test_plan_layers():
     model = make_model([3000, 2000, 20], names=["big", "out"])
-    net = training._Net(model, nonneg=("out",))
-    assert training.plan_layers(net, 0.5, 10) == ["big"]
-    net = training._Net(model, nonneg=("big", "out"))
-    assert training.plan_layers(net, 0.5, 10) == []
-    assert training.momentum_window(0.2) == 10 and training.momentum_window(0.5) == 23
-    assert 0.2 ** (training.momentum_window(0.2) + 1) < 2.0 ** -24 < 0.2 ** training.momentum_window(0.2)
+    net = sgd_loop.Net(model, nonneg=("out",))
+    assert sgd_loop.plan_layers(net, 0.5, 10) == ["big"]
+    net = sgd_loop.Net(model, nonneg=("big", "out"))
+    assert sgd_loop.plan_layers(net, 0.5, 10) == []
+    assert sgd_loop.momentum_window(0.2) == 10 and sgd_loop.momentum_window(0.5) == 23
+    assert 0.2 ** (sgd_loop.momentum_window(0.2) + 1) < 2.0 ** -24 < 0.2 ** sgd_loop.momentum_window(0.2)
 
 
 def test_keras_nonneg_constraint_is_honoured():
@@ -245,25 +303,24 @@ def test_keras_nonneg_constraint_is_honoured():
         training.fit(bad, x, y, **KW)
 
 
-@pytest.mark.parametrize("momentum,fold_every,n", [(0.2, 3, 17), (0.5, 4, 20), (0.0, 2, 12)])
-def test_span_layer_equals_dense(monkeypatch, momentum, fold_every, n):
+@pytest.mark.parametrize("momentum,flush_every,n", [(0.2, 3, 17), (0.5, 4, 20), (0.0, 2, 12)])
+def test_span_layer_equals_dense(momentum, flush_every, n):
     """First layer as D0 - Xᵀ C with the Gram matrix (n <= in/2) = the dense loop."""
-    monkeypatch.setattr(training, "FOLD_EVERY", fold_every)
     rng = np.random.default_rng(2)
     x = rng.uniform(-1, 1, (n, 48)).astype(np.float32)
     y = np.concatenate([np.tanh(x[:, :4]), x[:, 4:6] ** 2], 1).astype(np.float32)
     xv = rng.uniform(-1, 1, (6, 48)).astype(np.float32)
     yv = np.concatenate([np.tanh(xv[:, :4]), xv[:, 4:6] ** 2], 1).astype(np.float32)
     kw = {**KW, "momentum": momentum, "epochs": 6, "batch_size": 5, "learning_rate": 0.2,
-          "decay": 0.05}
+          "decay": 0.05, "flush_every": flush_every}
     out = {}
     for method in ("dense", "auto", "lowrank"):
         keras.utils.set_random_seed(9)
         model = keras.Sequential([keras.Input((48,)), keras.layers.Dense(9, activation="tanh", name="a"),
                                   keras.layers.Dropout(0.2), keras.layers.Dense(7, activation="tanh"),
                                   keras.layers.Dense(6, name="out")])
-        net = training._Net(model, ())
-        training.plan_layers(net, momentum, 5, method, n_train=n)
+        net = sgd_loop.Net(model, ())
+        sgd_loop.plan_layers(net, momentum, 5, method, n_train=n)
         assert net.dense[0].span == (method != "dense")
         hist = training.fit(model, x, y, x_val=xv, y_val=yv, loss="mse", nonneg=("out",),
                             method=method, **kw)

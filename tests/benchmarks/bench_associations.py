@@ -59,7 +59,7 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    from radiogenomics import associations as A
+    from radiogenomics import attribution, probes
 
     print(f"TensorFlow {tf.__version__}, {tf.config.threading.get_intra_op_parallelism_threads() or 'default'} intra-op threads, "
           f"devices: {[d.device_type for d in tf.config.list_physical_devices()]}")
@@ -75,9 +75,9 @@ def main(argv=None):
           f"= {args.patients * points * args.outputs:,} gradient rows")
 
     # warm-up (tracing) on 2 patients, then the timed run
-    A.integrated_gradients(model, x[:2], steps=args.steps, patients_per_batch=args.patients_per_batch)
+    attribution.integrated_gradients(model, x[:2], steps=args.steps, patients_per_batch=args.patients_per_batch)
     t0 = time.perf_counter()
-    res = A.integrated_gradients(model, x, steps=args.steps, patients_per_batch=args.patients_per_batch)
+    res = attribution.integrated_gradients(model, x, steps=args.steps, patients_per_batch=args.patients_per_batch)
     fast = time.perf_counter() - t0
     flops = 2 * (args.patients * args.genes * h1                     # x W1 once per patient
                  + args.patients * points * rest                      # head forward
@@ -91,13 +91,13 @@ def main(argv=None):
 
     if args.reference_patients > 0:
         xr = x[: args.reference_patients]
-        A.integrated_gradients(model, xr[:1], steps=args.steps, method="input", patients_per_batch=1)
+        attribution.integrated_gradients(model, xr[:1], steps=args.steps, method="input", patients_per_batch=1)
         t0 = time.perf_counter()
-        ref = A.integrated_gradients(model, xr, steps=args.steps, method="input", patients_per_batch=1,
+        ref = attribution.integrated_gradients(model, xr, steps=args.steps, method="input", patients_per_batch=1,
                                      keep_per_patient=True)
         slow = time.perf_counter() - t0
         per = slow / len(xr)
-        mine = A.integrated_gradients(model, xr, steps=args.steps, keep_per_patient=True)
+        mine = attribution.integrated_gradients(model, xr, steps=args.steps, keep_per_patient=True)
         diff = np.abs(ref.per_patient - mine.per_patient).max() / max(np.abs(ref.per_patient).max(), 1e-30)
         print(f"textbook input Jacobian (batched over steps, 1 patient per call): {per:.1f} s/patient -> "
               f"~{per * args.patients / 60:.1f} min for {args.patients} patients "
@@ -106,11 +106,11 @@ def main(argv=None):
     if not args.skip_extras:
         ranking = {k: np.argsort(-res.mean_abs[:, k]) for k in range(args.outputs)}
         t0 = time.perf_counter()
-        A.masking_effects(model, x, ranking, sizes=(1, 10, 100), n_random=50, seed=0)
+        attribution.masking_effects(model, x, ranking, sizes=(1, 10, 100), n_random=50, seed=0)
         print(f"gene masking (3 set sizes x (20 top + 50 random) sets x {args.patients} patients): "
               f"{time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
-        A.activation_maximisation(model, x.min(0), x.max(0), l2=4.0, steps=200, learning_rate=0.01)
+        probes.activation_maximisation(model, x.min(0), x.max(0), l2=4.0, steps=200, learning_rate=0.01)
         print(f"activation maximisation (20 features x 200 Adam steps): {time.perf_counter() - t0:.1f} s")
 
 

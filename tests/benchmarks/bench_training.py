@@ -23,10 +23,12 @@ up to 2x the wall time). ``fit`` is Keras'
 ``model.fit`` with ``SGD(InverseTimeDecay(lr, 1, decay), momentum)`` on the same model.
 The machine is shared: the minimum is the figure to compare, the median shows the noise.
 
-Environment knobs of the training loop (read when ``radiogenomics.training`` is imported):
-``RADIOGENOMICS_FOLD_EVERY`` (default 8), ``RADIOGENOMICS_SPAN=0`` (no span form for the
-first layer), ``RADIOGENOMICS_BLOCK_MB`` (default 16: low-rank kernels are kept transposed
-in blocks of output units of at most this many MiB).
+Settings of the training loop (arguments of ``training.fit``, config keys
+``training.flush_every``, ``training.span``, ``training.block_mb`` in the workflow):
+``--flush-every`` (default 8: pending low-rank updates are flushed into the dense weights
+every this many steps), ``--no-span`` (no span form for the first layer), ``--block-mb``
+(default 16: low-rank kernels are kept transposed in blocks of output units of at most this
+many MiB).
 """
 
 from __future__ import annotations
@@ -76,10 +78,10 @@ def build(kind, seed=0):
     return keras.Sequential(layers), cfg
 
 
-def time_loop(kind, method, steps, reps, batch_size):
+def time_loop(kind, method, steps, reps, batch_size, flush_every, span, block_mb):
     import tensorflow as tf
 
-    from radiogenomics import training
+    from radiogenomics import sgd_loop
 
     model, cfg = build(kind)
     n = steps * batch_size
@@ -87,11 +89,12 @@ def time_loop(kind, method, steps, reps, batch_size):
     x = tf.constant(rng.uniform(-1, 1, (n, N_GENES)).astype(np.float32))
     y = tf.constant(rng.uniform(0, 1, (n, cfg["n_out"])).astype(np.float32) if kind == "dnn" else x)
     tf.config.experimental.enable_op_determinism()
-    net = training._Net(model, cfg["nonneg"])
-    lowrank = training.plan_layers(net, cfg["momentum"], batch_size, method, n_train=n)
+    net = sgd_loop.Net(model, cfg["nonneg"])
+    lowrank = sgd_loop.plan_layers(net, cfg["momentum"], batch_size, method, flush_every, n_train=n, span=span)
     lowrank = [f"{d.name}(span)" if d.span else d.name for d in net.dense if d.lowrank]
-    loop = training._Loop(tf, net, training._loss_fn(tf, cfg["loss"]), cfg["learning_rate"],
-                          cfg["decay"], cfg["momentum"], batch_size, steps, 1, x=x)
+    loop = sgd_loop.Loop(tf, net, sgd_loop.loss_function(tf, cfg["loss"]), cfg["learning_rate"],
+                         cfg["decay"], cfg["momentum"], batch_size, steps, 1, flush_every=flush_every, x=x,
+                         block_mb=block_mb)
     perm = tf.constant(np.arange(n, dtype=np.int32))
     t0 = time.perf_counter()
     float(loop.epoch(x, y, perm))  # trace + warm-up
@@ -139,9 +142,13 @@ def main(argv=None):
     parser.add_argument("--methods", default="auto,dense,fit",
                         help="auto (low-rank where it pays), lowrank (all unconstrained layers), "
                              "dense, fit (keras model.fit)")
-    parser.add_argument("--fold-every", type=int, default=None,
-                        help="fold the low-rank updates every this many steps (default: "
-                             "training.FOLD_EVERY)")
+    parser.add_argument("--flush-every", type=int, default=None,
+                        help="flush the low-rank updates into the dense weights every this many "
+                             "steps (default: sgd_loop.FLUSH_EVERY)")
+    parser.add_argument("--no-span", action="store_true", help="no span form for the first layer")
+    parser.add_argument("--block-mb", type=float, default=None,
+                        help="block size of the transposed low-rank kernels in MiB (default: "
+                             "sgd_loop.BLOCK_MB)")
     parser.add_argument("--steps", type=int, default=0,
                         help="steps per timed epoch (default: one paper epoch: AE 48, DNN 10)")
     parser.add_argument("--reps", type=int, default=3)
@@ -150,10 +157,10 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    from radiogenomics import training
+    from radiogenomics import sgd_loop
 
-    if args.fold_every:
-        training.FOLD_EVERY = args.fold_every
+    flush_every = args.flush_every or sgd_loop.FLUSH_EVERY
+    block_mb = args.block_mb or sgd_loop.BLOCK_MB
     bw = copy_bandwidth()
     print(f"copy bandwidth (read+write): {bw / 1e9:.1f} GB/s; TF {tf.__version__}; "
           f"threads intra={tf.config.threading.get_intra_op_parallelism_threads()}")
@@ -176,7 +183,8 @@ def main(argv=None):
                 times, cpu, trace, lowrank = time_fit(kind, steps, args.reps, args.batch_size)
             else:
                 times, cpu, trace, lowrank = time_loop(kind, method, steps, args.reps,
-                                                       args.batch_size)
+                                                       args.batch_size, flush_every,
+                                                       not args.no_span, block_mb)
             results[method] = (min(times), min(cpu))
             extra = f" low-rank layers {lowrank}" if lowrank else ""
             print(f"  {method:8s} min {min(times) * 1e3:7.1f} ms/step  median "

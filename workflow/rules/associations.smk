@@ -5,14 +5,23 @@
 #    so nothing re-imports it just to reload a model). The CV grid jobs keep no model files, so
 #    the selected configuration of the network with pre-training and dropout is retrained per
 #    fold with the CV job's seed and data (deterministic on CPU: the same weights as the CV
-#    model; the script checks the final-epoch validation loss against the CV history) and once
-#    on all supervised patients (the final model). Each job saves its model, then computes the
-#    integrated gradients of that model over all supervised patients; the final-model job also
-#    runs gene masking and activation maximisation. GPU-tagged like every training rule.
+#    model; the job fails unless its last validation loss equals the CV history's, an input
+#    found through the selection checkpoint) and once on all supervised patients (the final
+#    model). Each job saves its model, then computes the integrated gradients of that model
+#    over all supervised patients; the final-model job also runs gene masking and activation
+#    maximisation. GPU-tagged like every training rule.
 # 2. Rankings, stability of the top genes across folds, overlap with the elastic net;
 #    clustered heatmap; report items.
 # Tables are documented in workflow/report/associations_*.rst and config/README.md.
 # Helpers (_assoc_*, ASSOC_MODELS) are in common.smk.
+
+
+def _assoc_cv_history(wildcards):
+    """The CV history a fold retrain must reproduce: the selected configuration's job of that
+    fold (after the selection checkpoint, as the comparison networks' inputs)."""
+    selected = checkpoints.dnn_select.get().output.selected
+    name = read_selected(selected)["config"]
+    return f"results/dnn/pretrain_dropout/{name}/fold{wildcards.fold}/history.tsv"
 
 
 rule dnn_selected_fold_model:
@@ -25,6 +34,7 @@ rule dnn_selected_fold_model:
         **_ASSOC_DATA,
         selected="results/dnn/selected.json",
         autoencoder="results/autoencoder/final/model.keras",
+        cv_history=_assoc_cv_history,
     output:
         model="results/dnn/pretrain_dropout/selected/fold{fold}/model.keras",
         history="results/dnn/pretrain_dropout/selected/fold{fold}/history.tsv",

@@ -165,6 +165,13 @@ def training_resources(kind):
     return {"mem_mb": mem_mb, "runtime": runtime, "gpu": 1}
 
 
+def _training_loop():
+    """The training loop's settings (training.flush_every, span, block_mb): a param of every
+    training rule, since they change the float32 summation order (radiogenomics/sgd_loop.py)."""
+    t = config["training"]
+    return {"flush_every": int(t["flush_every"]), "span": bool(t["span"]), "block_mb": float(t["block_mb"])}
+
+
 # ---- autoencoder (input functions and helpers of autoencoder.smk) ----
 
 
@@ -188,6 +195,7 @@ def _ae_training_params():
         "momentum": float(ae["momentum"]),
         "batch_size": int(ae["batch_size"]),
         "epochs": int(ae["epochs"]),
+        "loop": _training_loop(),
     }
 
 def _ae_selected_histories(wildcards):
@@ -238,6 +246,7 @@ def _dnn_training_params():
         "momentum": float(dnn["momentum"]),
         "batch_size": int(dnn["batch_size"]),
         "epochs": int(dnn["epochs"]),
+        "loop": _training_loop(),
     }
 
 _DNN_DATA = {
@@ -295,6 +304,7 @@ def _assoc_training_params():
         "batch_size": int(dnn["batch_size"]),
         "epochs": int(dnn["epochs"]),
         "dropout": float(dnn["dropout"]),
+        "loop": _training_loop(),
     }
 
 

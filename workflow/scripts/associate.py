@@ -1,13 +1,13 @@
-"""Association tables from the integrated-gradients tables of the final and fold models
-(issue 8): attributions, top genes with stability across folds, elastic-net overlap,
-completeness errors. See radiogenomics.associations."""
+"""Association tables from the integrated-gradients tables of the final and fold models:
+attributions, top genes with stability across folds, elastic-net overlap,
+completeness errors. See radiogenomics.rankings."""
 from radiogenomics import runlog
 
 log = runlog.setup(snakemake.log[0])
 
 import pandas as pd  # noqa: E402
 
-from radiogenomics import associations, io  # noqa: E402
+from radiogenomics import io, rankings  # noqa: E402
 from radiogenomics.errors import RadiogenomicsError  # noqa: E402
 
 p = snakemake.params
@@ -31,10 +31,10 @@ for k, table in folds.items():
         raise RadiogenomicsError(f"{inp.fold_abs[p.folds.index(k)]}: genes differ from {inp.final_abs}")
 top_n = min(int(p.top_n), len(score.index))
 
-feature_stab, gene_stab = associations.stability(folds, top_n)
-enet = associations.read_enet_nonzero(dict(zip(p.features, inp.coefficients)))
-overlap = associations.enet_overlap(score, enet, top_n)
-top = associations.top_genes_table(score, signed, top_n, gene_stab, feature_stab, enet, gradient)
+feature_stab, gene_stab = rankings.stability(folds, top_n)
+enet = rankings.read_enet_nonzero(dict(zip(p.features, inp.coefficients)))
+overlap = rankings.enet_overlap(score, enet, top_n)
+top = rankings.top_genes_table(score, signed, top_n, gene_stab, feature_stab, enet, gradient)
 
 completeness = []
 for model, path in zip(p.models, inp.completeness):

@@ -8,7 +8,9 @@ one of the files ``<slots_dir>/<host>/gpu<i>.lock`` (one per visible GPU) and ex
 the open file, which the kernel closes when the process ends, also when it crashes or
 is killed: a slot is never leaked, and there is no stale-lock cleanup to do. The
 claimed slot is also remembered in this module, so the lock is held until the process
-exits even if the caller drops the returned :class:`Slot`.
+exits even if the caller drops the returned :class:`Slot`. The training scripts hold it in
+a ``with`` block (``with gpu.claim(slots_dir) as slot: ...``), so a job that fails also
+gives its GPU back at once, before its process has finished exiting.
 
 Under SLURM (``SLURM_JOB_ID`` set) the scheduler has already restricted
 ``CUDA_VISIBLE_DEVICES`` to the job's allocation: with at most one GPU there nothing
@@ -92,10 +94,14 @@ def _try_lock(path: Path):
     except BlockingIOError:
         handle.close()
         return None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()} {socket.gethostname()}\n")   # for humans only
-    handle.flush()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()} {socket.gethostname()}\n")   # for humans only
+        handle.flush()
+    except BaseException:
+        handle.close()                 # closing the file releases the lock
+        raise
     return handle
 
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 
-from . import seeds
+from . import backend, seeds
 from .errors import RadiogenomicsError
 
 NONNEG_MODES = ("output", "all", "none")
@@ -129,8 +129,7 @@ def build_autoencoder(n_genes: int, hidden, activation: str = "tanh",
     Weights: Glorot-uniform kernels (Keras' default) seeded per layer from ``seed`` and
     the layer name, zero biases.
     """
-    import keras
-
+    keras = backend.keras()
     if activation not in ("tanh", "sigmoid", "relu", "linear"):
         raise RadiogenomicsError(f"config key autoencoder.grid.activation: unknown activation {activation!r}")
     hidden = [int(h) for h in hidden]
@@ -149,8 +148,7 @@ def build_dnn(n_genes: int, encoder_sizes, hidden4: int, n_outputs: int = 20,
     ``dropout`` is the rate of ``dropout0`` (input) .. ``dropout{m}`` (after each
     encoder-sized hidden layer); 0 leaves the Dropout layers out.
     """
-    import keras
-
+    keras = backend.keras()
     encoder_sizes = [int(h) for h in encoder_sizes]
     if not encoder_sizes:
         raise RadiogenomicsError("build_dnn: at least one encoder layer needed")
@@ -197,19 +195,3 @@ def transfer_encoder(autoencoder, dnn) -> list[tuple[str, str]]:
         target.set_weights(src)
         pairs.append((layer.name, target.name))
     return pairs
-
-
-def configure_tensorflow(threads: int) -> None:
-    """Use ``threads`` CPU threads for TensorFlow's intra- and inter-op pools.
-
-    Must run before TensorFlow executes its first op (the pools are created then);
-    training scripts call it with the rule's ``threads``.
-    """
-    import tensorflow as tf
-
-    threads = max(1, int(threads))
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:  # already initialised (e.g. in a test process): keep its pools
-        pass

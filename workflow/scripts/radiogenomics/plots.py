@@ -299,3 +299,27 @@ def _save(fig, path, dpi: int) -> None:
             fig.savefig(tmp, dpi=dpi, format="png")
     finally:
         plt.close(fig)
+
+
+# ------------------------------------------------------------ association map
+def clustermap(matrix: pd.DataFrame, path, dpi: int = 150, title: str | None = None) -> None:
+    """The association map: seaborn clustermap of a genes × features matrix in [-1, 1]
+    (:func:`radiogenomics.rankings.heatmap_matrix`), average linkage, correlation distance
+    when every row and column varies (else Euclidean), written atomically (format from the
+    file name's suffix)."""
+    rows, cols = matrix.shape
+    cluster_rows = rows >= 2 and np.all(matrix.std(axis=1) > 0)
+    cluster_cols = cols >= 2 and np.all(matrix.std(axis=0) > 0)
+    height = max(4.0, 0.18 * rows + 3)
+    width = max(6.0, 0.35 * cols + 4)
+    grid = sns.clustermap(
+        matrix, method="average", metric="correlation" if (cluster_rows and cluster_cols) else "euclidean",
+        row_cluster=cluster_rows, col_cluster=cluster_cols, cmap="RdBu_r", vmin=-1, vmax=1, center=0,
+        figsize=(width, height), yticklabels=rows <= 150, xticklabels=True,
+        cbar_kws={"label": "direction × mean |IG| / feature max"},
+    )
+    if title:
+        grid.figure.suptitle(title, y=1.01)
+    with io.atomic_path(path) as tmp:
+        grid.figure.savefig(tmp, dpi=dpi, bbox_inches="tight", format=str(path).rsplit(".", 1)[-1])
+    plt.close(grid.figure)
