@@ -244,11 +244,17 @@ def _search(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, s
         return pred, failed
 
     def enet(Xs, masks, folds):
-        preds = np.empty((len(mid), L, N))
-        for i, a in enumerate(mid):
-            preds[i] = per_mask(Xs, masks, lambda Xm, mask: reference.cd_predictions(
-                Xm, y, mask, ratios[a], lambdas[a]))
-        return preds, []
+        if not fast:
+            preds = np.empty((len(mid), L, N))
+            for i, a in enumerate(mid):
+                preds[i] = per_mask(Xs, masks, lambda Xm, mask: reference.cd_predictions(
+                    Xm, y, mask, ratios[a], lambdas[a]))
+            return preds, []
+        preds, path_stats, failed, res = enet_predictions(Xs, y, masks, ratios[mid], lambdas[mid])
+        residuals[:, folds] = res
+        for key, value in path_stats.items():
+            stats[key] = stats.get(key, 0) + value
+        return preds, failed
 
     for a, r in enumerate(ratios):
         if r == 0:
@@ -258,12 +264,8 @@ def _search(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, s
             for f, exc in failed:
                 fell_back("lasso", f, r, -1, exc)
             score(a, pred)
-    if mid and fast:
-        # every (α, fold) problem in one solver, the folds' scales applied inside it
-        preds, stats, failed, residuals[...] = enet_predictions(X, y, train, ratios[mid], lambdas[mid], scales)
-    elif mid:
-        preds, failed = by_fold(X, train, scales, enet)
     if mid:
+        preds, failed = by_fold(X, train, scales, enet)
         for f, alpha, step, reason in failed:
             fell_back("enet", f, alpha, step, reason)
         for i, a in enumerate(mid):

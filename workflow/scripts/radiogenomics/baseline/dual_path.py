@@ -55,41 +55,24 @@ class DualPath:
     sequence ``lambdas[k]``.
     """
 
-    def __init__(self, X, y, train, alpha, lambdas, scales=None, group=None):
+    def __init__(self, X, y, train, alpha, lambdas):
         self.Xt = np.ascontiguousarray(X.T)  # p x N
         self.p, self.N = self.Xt.shape
         self.y = np.asarray(y, dtype=float)
         self.w = train.astype(float)  # P x N
         self.P = len(train)
-        # Problem k's genes are the columns of X / scales[group[k]] (None: X as given); the
-        # scaled columns are formed where needed (``gene_rows``), never as copies of X.
-        self.scales = None if scales is None else np.asarray(scales, dtype=float)  # G x p
-        self.group = np.zeros(self.P, dtype=int) if group is None else np.asarray(group, dtype=int)
-        self.groups = [np.flatnonzero(self.group == g) for g in range(int(self.group.max()) + 1)]
         self.n = self.w.sum(axis=1)  # P
         self.alpha = np.asarray(alpha, dtype=float)
         self.lambdas = np.asarray(lambdas, dtype=float)  # P x L
-        # training means of y and of the genes (P x p), one product per group of problems
-        self.ybar = np.empty(self.P)
-        self.mu = np.empty((self.P, self.p))
-        for g, ks in enumerate(self.groups):
-            self.ybar[ks] = (self.w[ks] @ self.y) / self.n[ks]
-            self.mu[ks] = (self.w[ks] @ self.design(X, g)) / self.n[ks, None]
+        self.ybar = (self.w @ self.y) / self.n
         self.yc = (self.y[None, :] - self.ybar[:, None]) * self.w
+        self.mu = (self.w @ X) / self.n[:, None]  # training means (P x p)
         self.state = np.zeros((self.P, self.p), dtype=np.int8)  # -1, 0, +1
-        # each problem's validation rows, repeated to the most of its group (nval[k]: those are
-        # the rows its predictions are kept for), then to the most of all (V)
-        nv = np.maximum((~train).sum(axis=1), 1)
-        self.nval = np.empty(self.P, dtype=int)
-        for ks in self.groups:
-            self.nval[ks] = nv[ks].max()
-        vmax = int(self.nval.max())
-        own = [np.resize(np.flatnonzero(~row), nv) if (~row).any() else np.zeros(nv, int)
-               for row, nv in zip(train, self.nval)]
-        self.vidx = np.array([np.resize(rows, vmax) for rows in own])
+        vmax = max(int((~train).sum(axis=1).max()), 1)
+        self.vidx = np.array([np.resize(np.flatnonzero(~row), vmax) if (~row).any() else np.zeros(vmax, int)
+                              for row in train])
         self.stats = {"solves": 0, "refreshes": 0, "iterations": 0, "candidate_rows": 0, "steps": 0}
-        self.fact = Factorisation(self.gene_rows, self.w, self.n, self.mu, self.yc, self.vidx, self.nval,
-                                  self.group, self.stats)
+        self.fact = Factorisation(self.Xt, self.w, self.n, self.mu, self.yc, self.vidx, self.stats)
         # The solution is kept in the eigenbasis of the factorisation (xt = Qᵀr); r itself
         # is only formed (an N x N product per problem) when genes must be checked exactly.
         self.r = self.yc.copy()
@@ -102,33 +85,6 @@ class DualPath:
         # frozen and recorded in ``failed`` (k -> (step, reason)) for the caller's fallback.
         self.live = np.arange(self.P)
         self.failed = {}
-
-    # -- the genes of each problem -----------------------------------------------------
-    def design(self, X, g):
-        """Group g's design matrix X / scales[g] (N x p)."""
-        return X if self.scales is None else X / self.scales[g]
-
-    def gene_rows(self, ks, genes):
-        """Rows x_j / s_kj (len(genes) x N) of the genes ``genes`` of the problems ``ks`` (one
-        problem, or one per gene): exactly the columns of ``design``."""
-        rows = self.Xt[genes]
-        if self.scales is None:
-            return rows
-        return rows / self.scales[self.group[ks], genes][:, None]
-
-    def design_t(self, k):
-        """Problem k's genes as rows (p x N, the transposed design)."""
-        return self.Xt if self.scales is None else self.Xt / self.scales[self.group[k]][:, None]
-
-    def groups_in(self, ks):
-        """How many groups the problems ``ks`` belong to."""
-        return 1 if len(self.groups) == 1 and len(ks) else len(np.unique(self.group[ks]))
-
-    def in_groups_of(self, ks, among):
-        """The problems of ``among`` in the same group as one of ``ks``."""
-        if len(self.groups) == 1:
-            return among
-        return among[np.isin(self.group[among], self.group[ks])]
 
     # -- the solution ------------------------------------------------------------------
     def materialize(self, ks):
@@ -168,9 +124,8 @@ class DualPath:
         """Solve every problem at step t (warm start from step t-1)."""
         lam = self.lambdas[:, t]
         gamma, beta = lam * self.alpha, lam * (1 - self.alpha)
+        self.stats["steps"] += 1
         allp = self.live
-        # steps and iterations are counted per group of problems (as separate solvers would)
-        self.stats["steps"] += len(self.groups)
         if len(allp) == 0:
             return
         screen = self.screen
@@ -182,14 +137,14 @@ class DualPath:
         ends = allp[screen.t_end[allp] < t]
         todo = allp
         if len(ends):
-            ends = np.union1d(ends, screen.ending(self.in_groups_of(ends, allp), t))
+            ends = np.union1d(ends, screen.ending(allp, t))
             todo = np.union1d(allp, screen.open_windows(ends, t, gamma))
         for it in range(max_iter):
             self._solve(todo, beta, gamma)
-            self.stats["iterations"] += self.groups_in(todo)
+            self.stats["iterations"] += 1
             bad = todo[~screen.window_ok(todo)]
             if len(bad):  # the window's bound no longer holds: full check, new window
-                renew = np.union1d(bad, screen.ending(self.in_groups_of(bad, allp), t))
+                renew = np.union1d(bad, screen.ending(allp, t))
                 rest = todo[~np.isin(todo, renew)]
                 todo = np.union1d(screen.open_windows(renew, t, gamma), screen.sync(gamma, rest))
             else:
@@ -214,7 +169,7 @@ class DualPath:
         self.stats["failed"] = self.stats.get("failed", 0) + 1
 
     def _full_state(self, k, r, gamma):
-        z = (self.design_t(k) @ r) / self.n[k]
+        z = (self.Xt @ r) / self.n[k]
         return z, status(z, gamma, self.state[k])
 
     def _dual_objective(self, k, r, gamma, beta):
@@ -271,8 +226,7 @@ class DualPath:
             self._give_up(k, t, "non-finite solution")
 
     def predictions(self, t):
-        """Validation predictions at step t: (P, V) values for the patients ``self.vidx``
-        (problem k's are its first ``nval[k]``)."""
+        """Validation predictions at step t: (P, V) values for the patients ``self.vidx``."""
         lam = self.lambdas[:, t]
         gamma, beta = lam * self.alpha, lam * (1 - self.alpha)
         q, mv = self.fact.validation_terms(self.xt)  # Kt[val] r = (Kt[val] Q) Qᵀ r
@@ -288,4 +242,4 @@ class DualPath:
         lam = self.lambdas[k, t]
         gamma, beta = lam * self.alpha[k], lam * (1 - self.alpha[k])
         self.materialize(np.array([k]))
-        return dual_to_primal(self.design_t(k), self.r[k], self.n[k], gamma, beta, self.mu[k], self.ybar[k])
+        return dual_to_primal(self.Xt, self.r[k], self.n[k], gamma, beta, self.mu[k], self.ybar[k])

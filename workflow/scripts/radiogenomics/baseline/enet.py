@@ -51,11 +51,8 @@ def refined_path(lambdas):
     return fine, m
 
 
-def enet_predictions(X, y, train, alphas, lambdas, scales=None):
-    """Validation predictions for several α in (0, 1) at once, on the folds ``train``.
-
-    ``scales`` (F, p): fold f's genes are X / scales[f] (glmnet's standardisation within the
-    fold); None: X as given. All (α, fold) problems share one solver either way.
+def enet_predictions(X, y, train, alphas, lambdas):
+    """Validation predictions for several α in (0, 1) at once.
 
     Returns ``out`` (len(alphas), L, N): for α_a and step t, each patient predicted by the
     fold in which it is a validation patient; the solver statistics; the fallbacks
@@ -75,8 +72,7 @@ def enet_predictions(X, y, train, alphas, lambdas, scales=None):
     out = np.empty((A, L, N))
     residuals = np.full((A, F, L, N), np.nan)
     try:
-        path = DualPath(X, y, problems_train, problems_alpha, problems_lambdas, scales=scales,
-                        group=None if scales is None else np.tile(np.arange(F), A))
+        path = DualPath(X, y, problems_train, problems_alpha, problems_lambdas)
         for s in range(fine.shape[1]):
             path.step(s)
             if s % m:
@@ -85,8 +81,7 @@ def enet_predictions(X, y, train, alphas, lambdas, scales=None):
             path.check_finite(s, pred)
             pr = pred.reshape(A, F, -1)
             for f in range(F):
-                nv = path.nval[f]
-                out[:, s // m, path.vidx[f, :nv]] = pr[:, f, :nv]
+                out[:, s // m, path.vidx[f]] = pr[:, f]
             residuals[:, :, s // m] = _current_residuals(path).reshape(A, F, N)
         failed = {k: (step if step < 0 else step // m, reason) for k, (step, reason) in path.failed.items()}
         stats = path.stats
@@ -97,8 +92,7 @@ def enet_predictions(X, y, train, alphas, lambdas, scales=None):
     fallbacks = []
     for k, (t, reason) in sorted(failed.items()):
         a, f = divmod(k, F)
-        Xf = X if scales is None else X / scales[f]
-        out[a, :, ~train[f]] = reference.cd_predictions(Xf, y, train[f], alphas[a], lambdas[a]).T
+        out[a, :, ~train[f]] = reference.cd_predictions(X, y, train[f], alphas[a], lambdas[a]).T
         residuals[a, f] = np.nan
         fallbacks.append((f, float(alphas[a]), t, reason))
     log.debug("dual path stats: %s", stats)

@@ -40,20 +40,13 @@ RANK_ONE_MAX = 4
 class Factorisation:
     """Kt, mt and the Woodbury-updated eigendecomposition of every problem's active set.
 
-    ``gene_rows(k, genes)`` gives problem k's genes as rows (g × N), ``w`` (P × N) the
-    training weights, ``mu`` (P × p) the training means, ``yc`` (P × N) the centred targets
-    (zero on validation rows), ``vidx`` (P × V) each problem's validation rows (repeated to a
-    common length V; the first ``nval[k]`` are problem k's own, the only rows of ``KvQ`` kept),
-    ``group`` (P,) each problem's group (its design matrix).
-
-    Every product involving one problem has the shapes it would have in a solver of that
-    problem's group alone (validation rows ``nval[k]``, Woodbury systems padded within the
-    group): the results do not depend on which other groups share the solver.
+    ``Xt`` (p × N) holds the genes as rows, ``w`` (P × N) the training weights, ``mu`` (P × p)
+    the training means, ``yc`` (P × N) the centred targets (zero on validation rows), ``vidx``
+    (P × V) each problem's validation rows (repeated to a common length V).
     """
 
-    def __init__(self, gene_rows, w, n, mu, yc, vidx, nval, group, stats):
-        self.gene_rows, self.w, self.n, self.mu, self.yc, self.vidx = gene_rows, w, n, mu, yc, vidx
-        self.nval, self.group = nval, group
+    def __init__(self, Xt, w, n, mu, yc, vidx, stats):
+        self.Xt, self.w, self.n, self.mu, self.yc, self.vidx = Xt, w, n, mu, yc, vidx
         self.stats = stats
         P, N = w.shape
         self.P = P
@@ -88,7 +81,7 @@ class Factorisation:
         leaving genes are appended for Woodbury (the problem turns stale beyond MMAX).
         ``rank_one``: the changes one after the other as rank-one updates (ger), else at once.
         """
-        xt = self.gene_rows(k, genes) - self.mu[k, genes][:, None]  # g x N, x̃
+        xt = self.Xt[genes] - self.mu[k, genes][:, None]  # g x N, x̃
         xh = xt * self.w[k][None, :]  # x̂ (zero on validation rows)
         sigma = (new != 0).astype(float) - (old != 0).astype(float)
         ds = new.astype(float) - old.astype(float)
@@ -106,9 +99,8 @@ class Factorisation:
         self.mtil[k] += u @ ds
         g = int(nz.sum())
         if g:
-            nv = self.nval[k]
-            xv = xt[nz][:, self.vidx[k, :nv]]  # g x V
-            self.KvQ[k, :nv] += (xv * sigma[nz, None]).T @ u[:, nz].T
+            xv = xt[nz][:, self.vidx[k]]  # g x V
+            self.KvQ[k] += (xv * sigma[nz, None]).T @ u[:, nz].T
             self._append(k, u[:, nz], sigma[nz])
 
     def _rank_one(self, k, xt, xh, sigma, ds):
@@ -122,8 +114,7 @@ class Factorisation:
         u = np.dot(xh, self.Q[k])  # Qᵀ x̂
         self.mtil[k] += ds * u
         if sigma != 0:
-            nv = self.nval[k]
-            dger(sigma, u, xt[self.vidx[k, :nv]], a=self.KvQ[k, :nv].T, overwrite_a=1)
+            dger(sigma, u, xt[self.vidx[k]], a=self.KvQ[k].T, overwrite_a=1)
             self._append(k, u[:, None], np.array([sigma]))
 
     def _append(self, k, u, sigma):
@@ -147,9 +138,8 @@ class Factorisation:
         self.e[ks] = np.clip(e, 0, None)
         self.Q[ks] = Q
         QT = Q.transpose(0, 2, 1)
-        for nv, sub in _by_value(self.nval[ks]):
-            kv = ks[sub]
-            self.KvQ[kv, :nv] = np.matmul(self.Kt[kv[:, None], self.vidx[kv, :nv]], Q[sub])
+        rows = ks[:, None]
+        self.KvQ[ks] = np.matmul(self.Kt[rows, self.vidx[ks]], Q)
         self.ytil[ks] = np.matmul(QT, self.yc[ks][:, :, None])[:, :, 0]
         self.mtil[ks] = np.matmul(QT, (self.mt[ks] * self.w[ks])[:, :, None])[:, :, 0]
         self.U[ks] = 0.0
@@ -174,42 +164,22 @@ class Factorisation:
             sel = np.flatnonzero((m >= lo) & (m <= hi))
             if len(sel) == 0:
                 continue
-            # pad each problem's system to the largest m of its group in this bucket
-            gmax = np.zeros(int(self.group.max()) + 1, dtype=int)
-            np.maximum.at(gmax, self.group[pos[sel]], m[sel])
-            for mm, part in _by_value(gmax[self.group[pos[sel]]]):
-                self._woodbury(pos[sel[part]], sel[part], mm, d, xt)
+            mm = int(m[sel].max())
+            ks = pos[sel]
+            Ut = self.U[ks, :, :mm]
+            sg = self.sig[ks, :mm]
+            ds = d[sel]
+            DU = ds[:, :, None] * Ut
+            UT = Ut.transpose(0, 2, 1)
+            ns = self.n[ks, None]
+            C = np.eye(mm)[None] + sg[:, :, None] * np.matmul(UT, DU) / ns[:, :, None]
+            rhs = sg * np.matmul(UT, xt[sel][:, :, None])[:, :, 0] / ns
+            v = np.linalg.solve(C, rhs[:, :, None])
+            xt[sel] -= np.matmul(DU, v)[:, :, 0]
         return idx, xt
-
-    def _woodbury(self, ks, sel, mm, d, xt):
-        """The m × m Woodbury corrections (padded to mm) of problems ``ks`` (rows ``sel`` of
-        ``d`` and ``xt``), in place."""
-        Ut = self.U[ks, :, :mm]
-        sg = self.sig[ks, :mm]
-        ds = d[sel]
-        DU = ds[:, :, None] * Ut
-        UT = Ut.transpose(0, 2, 1)
-        ns = self.n[ks, None]
-        C = np.eye(mm)[None] + sg[:, :, None] * np.matmul(UT, DU) / ns[:, :, None]
-        rhs = sg * np.matmul(UT, xt[sel][:, :, None])[:, :, 0] / ns
-        v = np.linalg.solve(C, rhs[:, :, None])
-        xt[sel] -= np.matmul(DU, v)[:, :, 0]
 
     def validation_terms(self, xt):
         """(Kt r)[validation rows] = KvQ Qᵀr and mt[validation rows], every problem."""
         rows = np.arange(self.P)[:, None]
-        if np.all(self.nval == self.vidx.shape[1]):
-            q = np.matmul(self.KvQ, xt[:, :, None])[:, :, 0]
-        else:
-            q = np.zeros(self.vidx.shape)  # rows beyond nval[k]: not kept
-            for nv, ks in _by_value(self.nval):
-                q[ks, :nv] = np.matmul(self.KvQ[ks, :nv], xt[ks][:, :, None])[:, :, 0]
+        q = np.matmul(self.KvQ, xt[:, :, None])[:, :, 0]
         return q, self.mt[rows, self.vidx]
-
-
-def _by_value(values):
-    """(value, positions) for every distinct value of ``values`` (the positions in order)."""
-    values = np.asarray(values)
-    if len(values) and np.all(values == values[0]):
-        return [(int(values[0]), np.arange(len(values)))]
-    return [(int(v), np.flatnonzero(values == v)) for v in np.unique(values)]

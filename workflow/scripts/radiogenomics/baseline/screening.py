@@ -116,20 +116,14 @@ class Screening:
     def __init__(self, path, X):
         self.path = path
         P, N = path.P, path.N
-        # per group of problems (design matrix Xs): a single-precision copy (N x p, centred
-        # on all patients) for the passes over X, and its gene norms
-        G = len(path.groups)
-        self.X32 = np.empty((G, N, path.p), dtype=np.float32)
-        self.xn32 = np.empty((G, path.p), dtype=np.float32)
-        self.cnorm = np.empty((P, path.p))  # training-centred gene norms per problem, for the bounds
-        for g, ks in enumerate(path.groups):
-            Xs = path.design(X, g)
-            Xg = Xs - Xs.mean(axis=0)
-            self.X32[g] = Xg
-            self.xn32[g] = np.sqrt(np.einsum("ij,ij->j", Xg, Xg))
-            sq = (path.w[ks] @ (Xs * Xs)) - path.n[ks, None] * path.mu[ks] ** 2
-            self.cnorm[ks] = np.sqrt(np.clip(sq, 0, None))
+        # single-precision copy (N x p, centred on all patients) for the passes over X
+        Xg = X - X.mean(axis=0)
+        self.X32 = np.ascontiguousarray(Xg, dtype=np.float32)
+        self.xn32 = np.sqrt(np.einsum("ij,ij->j", Xg, Xg)).astype(np.float32)
         self.f32_err = F32_SAFETY * (X.shape[0] + F32_EXTRA_OPS) * F32_UNIT + F32_ERR_FLOOR
+        # training-centred gene norms per problem (P x p), for the bounds
+        sq = (path.w @ (X * X)) - path.n[:, None] * path.mu**2
+        self.cnorm = np.sqrt(np.clip(sq, 0, None))
         # candidate pairs (problem pk, gene pg; in no particular order): last exact z (zl),
         # its slope (sl) along the direction vl, centred gene norm (cn), stored status (pst)
         self.pk = np.zeros(0, dtype=int)
@@ -220,7 +214,9 @@ class Screening:
         # f32_err ||x_j|| (||r|| + |c| ||v||)/n, added to the window's slack: a gene that is
         # not a candidate even so keeps its status for the whole window, and that status is
         # the one the single-precision z gives (it is clear of the threshold by more).
-        z32, s32 = self._pass(ks, r / n[:, None], v0r / n[:, None])
+        R = np.concatenate([r / n[:, None], v0r / n[:, None]]).astype(np.float32)
+        Z = R @ self.X32  # 2K x p
+        z32, s32 = Z[:K], Z[K:]
         cmax = np.maximum(-C_LO, c_hi)
         rn = np.sqrt(np.einsum("ij,ij->i", r, r)) / n
         b = self.f32_err * (rn + cmax * nv / n)
@@ -235,7 +231,7 @@ class Screening:
         np.abs(dev, out=dev)
         lim = np.abs(s32)
         lim *= hr[:, None]
-        lim += self.xn32[path.group[ks]] * a.astype(np.float32)[:, None]
+        lim += self.xn32[None, :] * a.astype(np.float32)[:, None]
         lim += lim0.astype(np.float32)[:, None]
         pi, gi = np.nonzero(dev <= lim)  # candidates at single precision, sorted by problem
         m32 = mid.astype(np.float32)[:, None]
@@ -247,7 +243,7 @@ class Screening:
         for q in range(K):
             lo, hi = bounds[q], bounds[q + 1]
             if hi > lo:
-                zs = path.gene_rows(ks[q], gi[lo:hi]) @ np.stack([r[q], v0r[q]], axis=1)
+                zs = path.Xt[gi[lo:hi]] @ np.stack([r[q], v0r[q]], axis=1)
                 zc[lo:hi] = zs[:, 0] / n[q]
                 sc[lo:hi] = zs[:, 1] / n[q]
         old = path.state[ks]  # K x p
@@ -293,22 +289,6 @@ class Screening:
         path.stats["candidate_rows"] += len(kk)
         return changed
 
-    def _pass(self, ks, a, b):
-        """(a X32, b X32) in single precision for the problems ``ks`` (rows of a and b), one
-        (2K x N) @ (N x p) product per group of problems."""
-        if len(self.X32) == 1:
-            Z = np.concatenate([a, b]).astype(np.float32) @ self.X32[0]
-            return Z[:len(ks)], Z[len(ks):]
-        group = self.path.group[ks]
-        za = np.empty((len(ks), self.path.p), dtype=np.float32)
-        zb = np.empty_like(za)
-        for g in np.unique(group):
-            rows = np.flatnonzero(group == g)
-            R = np.concatenate([a[rows], b[rows]]).astype(np.float32)
-            Z = R @ self.X32[g]  # 2K x p
-            za[rows], zb[rows] = Z[:len(rows)], Z[len(rows):]
-        return za, zb
-
     def window_ok(self, idx):
         """For the problems ``idx``: is the window's first-order bound still valid at r?"""
         c, e = linear_fit(self.path.xt[idx] - self.x0t[idx], self.v0t[idx])
@@ -353,7 +333,7 @@ class Screening:
             jn = np.flatnonzero(unsettled | full[pk])
             pj = sel[jn]
             kj = pk[jn]
-            z = np.einsum("ij,ij->i", path.gene_rows(kj, self.pg[pj]), path.r[kj]) / path.n[kj]
+            z = np.einsum("ij,ij->i", path.Xt[self.pg[pj]], path.r[kj]) / path.n[kj]
             fullp = np.flatnonzero(full)
             if len(fullp):
                 self._new_reference(fullp, full[kj], pj, kj, z, d)
