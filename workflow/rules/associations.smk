@@ -13,7 +13,51 @@
 # 2. Rankings, stability of the top genes across folds, overlap with the elastic net;
 #    clustered heatmap; report items.
 # Tables are documented in workflow/report/associations_*.rst and config/README.md.
-# Helpers (_assoc_*, ASSOC_MODELS) are in common.smk.
+# Helpers of this stage first; those several stages share are in workflow/rules/common.smk.
+
+
+ASSOC_MODELS = ["final", *[f"fold{k}" for k in FOLDS]]
+
+
+def _assoc_cfg():
+    return config["associations"]
+
+
+def _assoc_ig_params():
+    cfg = _assoc_cfg()
+    return {
+        "ig_steps": int(cfg["ig_steps"]),
+        "ig_rule": cfg["ig_rule"],
+        "patients_per_batch": int(cfg["patients_per_batch"]),
+    }
+
+
+def _assoc_probe_params():
+    cfg = _assoc_cfg()
+    return {
+        "masking_sizes": [int(s) for s in cfg["masking_sizes"]],
+        "masking_random": int(cfg["masking_random"]),
+        "am_steps": int(cfg["am_steps"]),
+        "am_learning_rate": float(cfg["am_learning_rate"]),
+        "am_l2": float(cfg["am_l2"]),
+        "am_top_n": int(cfg["am_top_n"]),
+    }
+
+
+def _assoc_resources():
+    """A network's training job plus its attributions (radiogenomics/job_resources.py)."""
+    from radiogenomics.job_resources import attribution_job
+
+    return attribution_job(training_resources("dnn"))
+
+
+def _assoc_ig_outputs(model):
+    return {
+        "ig_mean": f"results/associations/ig/{model}/mean.tsv",
+        "ig_mean_abs": f"results/associations/ig/{model}/mean_abs.tsv",
+        "ig_mean_gradient": f"results/associations/ig/{model}/mean_gradient.tsv",
+        "ig_completeness": f"results/associations/ig/{model}/completeness.tsv",
+    }
 
 
 def _assoc_cv_history(wildcards):
@@ -31,29 +75,29 @@ rule dnn_selected_fold_model:
     cohort mean = 0): genes x features signed mean, mean |IG|, mean path gradient,
     completeness error."""
     input:
-        **_ASSOC_DATA,
+        **SUPERVISED_DATA,
         selected="results/dnn/selected.json",
         autoencoder="results/autoencoder/final/model.keras",
         cv_history=_assoc_cv_history,
     output:
+        **_assoc_ig_outputs("fold{fold}"),
         model="results/dnn/pretrain_dropout/selected/fold{fold}/model.keras",
         history="results/dnn/pretrain_dropout/selected/fold{fold}/history.tsv",
-        **_assoc_ig_outputs("fold{fold}"),
     log:
         "results/logs/dnn_selected_fold_model/fold{fold}.log",
     benchmark:
         "results/benchmarks/dnn_selected_fold_model/fold{fold}.tsv"
     wildcard_constraints:
         fold=r"\d+",
-    params:
-        fold=lambda w: int(w.fold),
-        **_assoc_training_params(),
-        **_assoc_ig_params(),
+    conda:
+        "../envs/tensorflow.yaml"
     threads: config["training"]["threads"]
     resources:
         **_assoc_resources(),
-    conda:
-        "../envs/tensorflow.yaml"
+    params:
+        **dict(_dnn_training_params(), dropout=float(config["dnn"]["dropout"])),
+        **_assoc_ig_params(),
+        fold=lambda w: int(w.fold),
     script:
         "../scripts/train_final_dnn.py"
 
@@ -63,46 +107,55 @@ rule dnn_final_model:
     saved; then its integrated gradients (as for the fold models), gene masking (top-ranked
     gene sets vs random sets) and activation maximisation."""
     input:
-        **_ASSOC_DATA,
+        **SUPERVISED_DATA,
         selected="results/dnn/selected.json",
         autoencoder="results/autoencoder/final/model.keras",
     output:
+        **_assoc_ig_outputs("final"),
         model="results/dnn/final/model.keras",
         history="results/dnn/final/history.tsv",
-        **_assoc_ig_outputs("final"),
         masking=report(
             "results/associations/masking.tsv",
             caption="../report/associations_masking.rst",
             category="Associations",
-            labels={"file": "masking.tsv", "content": "gene masking vs random gene sets"},
+            labels={
+                "file": "masking.tsv",
+                "content": "gene masking vs random gene sets",
+            },
         ),
         am_summary=report(
             "results/associations/activation_maximisation.tsv",
             caption="../report/associations_am.rst",
             category="Associations",
-            labels={"file": "activation_maximisation.tsv", "content": "activation maximisation per feature"},
+            labels={
+                "file": "activation_maximisation.tsv",
+                "content": "activation maximisation per feature",
+            },
         ),
         am_top=report(
             "results/associations/am_top_genes.tsv",
             caption="../report/associations_am_top.rst",
             category="Associations",
-            labels={"file": "am_top_genes.tsv", "content": "top genes of the maximising profiles"},
+            labels={
+                "file": "am_top_genes.tsv",
+                "content": "top genes of the maximising profiles",
+            },
         ),
         am_profiles="results/associations/am_profiles.tsv",
     log:
         "results/logs/dnn_final_model/dnn_final_model.log",
     benchmark:
         "results/benchmarks/dnn_final_model/dnn_final_model.tsv"
-    params:
-        fold=None,
-        **_assoc_training_params(),
-        **_assoc_ig_params(),
-        **_assoc_probe_params(),
+    conda:
+        "../envs/tensorflow.yaml"
     threads: config["training"]["threads"]
     resources:
         **_assoc_resources(),
-    conda:
-        "../envs/tensorflow.yaml"
+    params:
+        **dict(_dnn_training_params(), dropout=float(config["dnn"]["dropout"])),
+        **_assoc_ig_params(),
+        **_assoc_probe_params(),
+        fold=None,
     script:
         "../scripts/train_final_dnn.py"
 
@@ -115,14 +168,19 @@ rule associate:
         final_abs="results/associations/ig/final/mean_abs.tsv",
         final_gradient="results/associations/ig/final/mean_gradient.tsv",
         fold_abs=[f"results/associations/ig/fold{k}/mean_abs.tsv" for k in FOLDS],
-        completeness=[f"results/associations/ig/{m}/completeness.tsv" for m in ASSOC_MODELS],
+        completeness=[
+            f"results/associations/ig/{m}/completeness.tsv" for m in ASSOC_MODELS
+        ],
         coefficients=[f"results/baseline/{f}/coefficients.tsv" for f in FEATURES],
     output:
         attributions=report(
             "results/associations/attributions.tsv",
             caption="../report/associations_attributions.rst",
             category="Associations",
-            labels={"file": "attributions.tsv", "content": "mean integrated gradients, genes x features"},
+            labels={
+                "file": "attributions.tsv",
+                "content": "mean integrated gradients, genes x features",
+            },
         ),
         attributions_abs="results/associations/attributions_abs.tsv",
         gradients="results/associations/mean_gradients.tsv",
@@ -130,35 +188,47 @@ rule associate:
             "results/associations/top_genes.tsv",
             caption="../report/associations_top_genes.rst",
             category="Associations",
-            labels={"file": "top_genes.tsv", "content": "top genes per feature with stability"},
+            labels={
+                "file": "top_genes.tsv",
+                "content": "top genes per feature with stability",
+            },
         ),
         stability=report(
             "results/associations/stability.tsv",
             caption="../report/associations_stability.rst",
             category="Associations",
-            labels={"file": "stability.tsv", "content": "top-gene agreement across CV folds"},
+            labels={
+                "file": "stability.tsv",
+                "content": "top-gene agreement across CV folds",
+            },
         ),
         enet_overlap=report(
             "results/associations/enet_overlap.tsv",
             caption="../report/associations_enet.rst",
             category="Associations",
-            labels={"file": "enet_overlap.tsv", "content": "overlap with elastic-net genes"},
+            labels={
+                "file": "enet_overlap.tsv",
+                "content": "overlap with elastic-net genes",
+            },
         ),
         completeness=report(
             "results/associations/completeness.tsv",
             caption="../report/associations_completeness.rst",
             category="Associations",
-            labels={"file": "completeness.tsv", "content": "integrated-gradients completeness error"},
+            labels={
+                "file": "completeness.tsv",
+                "content": "integrated-gradients completeness error",
+            },
         ),
     log:
         "results/logs/associate/associate.log",
+    conda:
+        "../envs/core.yaml"
     params:
         models=ASSOC_MODELS,
         folds=FOLDS,
         features=FEATURES,
         top_n=lambda w: int(_assoc_cfg()["top_n"]),
-    conda:
-        "../envs/core.yaml"
     script:
         "../scripts/associate.py"
 
@@ -174,17 +244,20 @@ rule plot_associations:
             "results/figures/associations_heatmap.png",
             caption="../report/associations_heatmap.rst",
             category="Associations",
-            labels={"figure": "association map", "content": "top genes x image features"},
+            labels={
+                "figure": "association map",
+                "content": "top genes x image features",
+            },
         ),
         matrix="results/associations/heatmap_matrix.tsv",
     log:
         "results/logs/plot_associations/plot_associations.log",
+    conda:
+        "../envs/core.yaml"
     params:
         genes_per_feature=lambda w: int(_assoc_cfg()["heatmap_genes_per_feature"]),
         dpi=int(config["report"]["figure_dpi"]),
         features=FEATURES,
-    conda:
-        "../envs/core.yaml"
     script:
         "../scripts/plot_associations.py"
 

@@ -3,7 +3,37 @@
 # profiles. Output paths name the hyperparameters, so adding a grid value adds only that
 # configuration's jobs; the params below list every config value a job uses, so changing
 # e.g. autoencoder.epochs reruns training (and what depends on it) only.
-# Input functions and helpers: workflow/rules/common.smk.
+# Helpers of this stage first; those several stages share are in workflow/rules/common.smk.
+
+
+def _ae_training_params():
+    ae = config["autoencoder"]
+    return {
+        "seed": SEED,
+        "hidden": [int(h) for h in ae["hidden"]],
+        "output_activation": ae["output_activation"],
+        "momentum": float(ae["momentum"]),
+        "batch_size": int(ae["batch_size"]),
+        "epochs": int(ae["epochs"]),
+        "loop": _training_loop(),
+    }
+
+
+def _ae_selected_histories(wildcards):
+    """The selected configuration's fold histories (waits for the selection checkpoint).
+
+    The retraining depends on these, not on selected.json itself, so re-running the
+    selection (e.g. after adding a grid value) retrains only when the choice changes:
+    the chosen hyperparameters are params (rerun trigger), not an input file's mtime.
+    """
+    selected = checkpoints.autoencoder_select.get().output.selected
+    name = read_selected(selected)["config"]
+    return [f"results/autoencoder/cv/{name}/fold{k}/history.tsv" for k in FOLDS]
+
+
+def _ae_selected(key):
+    """Params function: a value of results/autoencoder/selected.json (None before it exists)."""
+    return lambda wildcards: read_selected("results/autoencoder/selected.json").get(key)
 
 
 rule autoencoder_cv:
@@ -17,42 +47,45 @@ rule autoencoder_cv:
         "results/logs/autoencoder_cv/{activation}_lr{lr}_decay{decay}/fold{fold}.log",
     benchmark:
         "results/benchmarks/autoencoder_cv/{activation}_lr{lr}_decay{decay}/fold{fold}.tsv"
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        **training_resources("autoencoder"),
     params:
+        **_ae_training_params(),
         config=lambda w: f"{w.activation}_lr{w.lr}_decay{w.decay}",
         activation=lambda w: w.activation,
         learning_rate=lambda w: float(w.lr),
         decay=lambda w: float(w.decay),
         fold=lambda w: int(w.fold),
-        **_ae_training_params(),
-    threads: config["training"]["threads"]
-    resources:
-        **training_resources("autoencoder"),
-    conda:
-        "../envs/tensorflow.yaml"
     script:
         "../scripts/train_autoencoder.py"
 
 
 checkpoint autoencoder_select:
     """Lowest mean final-epoch validation loss over the folds (paper §2.4). A checkpoint:
-    the retraining reads the chosen hyperparameters from its output (see _ae_selected)."""
+    the retraining reads the chosen hyperparameters from its output (see _ae_selected).
+    """
     input:
         histories=[
-            f"results/autoencoder/cv/{name}/fold{k}/history.tsv" for name, _ in _ae_grid() for k in FOLDS
+            f"results/autoencoder/cv/{name}/fold{k}/history.tsv"
+            for name, _ in _ae_grid()
+            for k in FOLDS
         ],
     output:
         table="results/autoencoder/selection.tsv",
         selected="results/autoencoder/selected.json",
     log:
         "results/logs/autoencoder_select/autoencoder_select.log",
+    conda:
+        "../envs/core.yaml"
     params:
         stage="autoencoder",
         jobs=[(name, k) for name, _ in _ae_grid() for k in FOLDS],
         hyperparameters=dict(_ae_grid()),
         n_folds=len(FOLDS),
         epoch="final",  # selection.epoch applies to the networks; the retrained autoencoder runs all epochs
-    conda:
-        "../envs/core.yaml"
     script:
         "../scripts/select_hyperparameters.py"
 
@@ -71,18 +104,18 @@ rule autoencoder_final:
         "results/logs/autoencoder_final/autoencoder_final.log",
     benchmark:
         "results/benchmarks/autoencoder_final/autoencoder_final.tsv"
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        **training_resources("autoencoder"),
     params:
+        **_ae_training_params(),
         config=_ae_selected("config"),
         activation=_ae_selected("activation"),
         learning_rate=_ae_selected("learning_rate"),
         decay=_ae_selected("decay"),
         fold=None,
-        **_ae_training_params(),
-    threads: config["training"]["threads"]
-    resources:
-        **training_resources("autoencoder"),
-    conda:
-        "../envs/tensorflow.yaml"
     script:
         "../scripts/train_autoencoder.py"
 

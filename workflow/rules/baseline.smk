@@ -13,23 +13,23 @@ rule baseline_fit:
         oof="results/baseline/{feature}/oof.tsv",
         coefficients="results/baseline/{feature}/coefficients.tsv",
         selection="results/baseline/{feature}/selection.json",
+    log:
+        "results/logs/baseline_fit/{feature}.log",
+    benchmark:
+        "results/benchmarks/baseline_fit/{feature}.tsv"
+    conda:
+        "../envs/core.yaml"
+    threads: 1
+    resources:
+        # paper size (109 x 12,042, 21 x 4000 grid): a few minutes, < 2 GB
+        mem_mb=4000,
+        runtime=60,
     params:
         l1_ratios=config["baseline"]["l1_ratios"],
         n_lambdas=config["baseline"]["n_lambdas"],
         lambda_min_ratio=config["baseline"]["lambda_min_ratio"],
         standardize=config["baseline"]["standardize"],
         solver=config["baseline"]["solver"],
-    log:
-        "results/logs/baseline_fit/{feature}.log",
-    benchmark:
-        "results/benchmarks/baseline_fit/{feature}.tsv"
-    threads: 1
-    resources:
-        # paper size (109 x 12,042, 21 x 4000 grid): a few minutes, < 2 GB
-        mem_mb=4000,
-        runtime=60,
-    conda:
-        "../envs/core.yaml"
     script:
         "../scripts/fit_baseline.py"
 
@@ -41,12 +41,12 @@ rule baseline_collect:
     output:
         oof="results/baseline/oof.tsv",
         selection="results/baseline/selection.tsv",
-    params:
-        features=FEATURES,
     log:
         "results/logs/baseline_collect/baseline_collect.log",
     conda:
         "../envs/core.yaml"
+    params:
+        features=FEATURES,
     script:
         "../scripts/collect_baseline.py"
 

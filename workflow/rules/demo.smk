@@ -15,7 +15,9 @@ if config["demo"]["enabled"]:
         raise WorkflowError(
             "demo.enabled is true, so the demo cohort is generated into "
             f"{_DEMO_DIR}/expression and {_DEMO_DIR}/segmentations, but "
-            + ", ".join(f"{k} = {config['data'][k.split('.')[1]]!r}" for k in _wrong_demo_keys)
+            + ", ".join(
+                f"{k} = {config['data'][k.split('.')[1]]!r}" for k in _wrong_demo_keys
+            )
             + f". Set {' and '.join(_wrong_demo_keys)} to the {_DEMO_DIR} paths, "
             "or set demo.enabled: false to use your own data."
         )
@@ -25,6 +27,10 @@ if config["demo"]["enabled"]:
             expression=directory(config["data"]["expression"]),
             segmentations=directory(config["data"]["segmentations"]),
             truth=directory(f"{_DEMO_DIR}/truth"),
+        log:
+            "results/logs/demo_cohort.log",
+        conda:
+            "../envs/imaging.yaml"
         params:
             n_patients=config["demo"]["n_patients"],
             n_imaged=config["demo"]["n_imaged"],
@@ -35,9 +41,5 @@ if config["demo"]["enabled"]:
             shape=config["demo"]["shape"],
             spacing=config["demo"]["spacing"],
             seed=SEED,
-        log:
-            "results/logs/demo_cohort.log",
-        conda:
-            "../envs/imaging.yaml"
         script:
             "../scripts/make_demo_cohort.py"

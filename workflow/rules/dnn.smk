@@ -4,13 +4,40 @@
 # networks with the selected
 # hyperparameters, and per variant the out-of-fold predictions and learning curves.
 # No model file is kept per CV fold.
-# Input functions and helpers: workflow/rules/common.smk.
+# Helpers of this stage first; those several stages share are in workflow/rules/common.smk.
+
+
+def _comparison_inputs(wildcards):
+    """Data, the selected grid configuration's fold histories (after the selection
+    checkpoint; not selected.json itself, so an unchanged choice reruns nothing), and the
+    autoencoder for the pre-trained variant."""
+    selected = checkpoints.dnn_select.get().output.selected
+    name = read_selected(selected)["config"]
+    inputs = dict(
+        SUPERVISED_DATA,
+        histories=[
+            f"results/dnn/pretrain_dropout/{name}/fold{k}/history.tsv" for k in FOLDS
+        ],
+    )
+    if wildcards.variant == "pretrain":
+        inputs["autoencoder"] = "results/autoencoder/final/model.keras"
+    return inputs
+
+
+def _collect_jobs(variant):
+    if variant == "pretrain_dropout":
+        return [
+            (name, k, f"results/dnn/pretrain_dropout/{name}/fold{k}")
+            for name, _ in _dnn_grid()
+            for k in FOLDS
+        ]
+    return [("selected", k, f"results/dnn/{variant}/selected/fold{k}") for k in FOLDS]
 
 
 rule dnn_cv:
     """Network with pre-training and dropout, one grid configuration, fold {fold} held out."""
     input:
-        **_DNN_DATA,
+        **SUPERVISED_DATA,
         autoencoder="results/autoencoder/final/model.keras",
     output:
         predictions="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/predictions.tsv",
@@ -20,7 +47,13 @@ rule dnn_cv:
         "results/logs/dnn_cv/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}.log",
     benchmark:
         "results/benchmarks/dnn_cv/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}.tsv"
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        **training_resources("dnn"),
     params:
+        **_dnn_training_params(),
         variant="pretrain_dropout",
         config=lambda w: f"lr{w.lr}_decay{w.decay}",
         learning_rate=lambda w: float(w.lr),
@@ -28,12 +61,6 @@ rule dnn_cv:
         fold=lambda w: int(w.fold),
         pretrained=True,
         dropout=float(config["dnn"]["dropout"]),
-        **_dnn_training_params(),
-    threads: config["training"]["threads"]
-    resources:
-        **training_resources("dnn"),
-    conda:
-        "../envs/tensorflow.yaml"
     script:
         "../scripts/train_dnn.py"
 
@@ -44,21 +71,23 @@ checkpoint dnn_select:
     networks read the chosen hyperparameters from its output."""
     input:
         histories=[
-            f"results/dnn/pretrain_dropout/{name}/fold{k}/history.tsv" for name, _ in _dnn_grid() for k in FOLDS
+            f"results/dnn/pretrain_dropout/{name}/fold{k}/history.tsv"
+            for name, _ in _dnn_grid()
+            for k in FOLDS
         ],
     output:
         table="results/dnn/selection.tsv",
         selected="results/dnn/selected.json",
     log:
         "results/logs/dnn_select/dnn_select.log",
+    conda:
+        "../envs/core.yaml"
     params:
         stage="dnn",
         jobs=[(name, k) for name, _ in _dnn_grid() for k in FOLDS],
         hyperparameters=dict(_dnn_grid()),
         n_folds=len(FOLDS),
         epoch=config["selection"]["epoch"],
-    conda:
-        "../envs/core.yaml"
     script:
         "../scripts/select_hyperparameters.py"
 
@@ -78,20 +107,22 @@ rule dnn_compare:
         "results/benchmarks/dnn_compare/{variant}/fold{fold}.tsv"
     wildcard_constraints:
         variant="scratch|pretrain",
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        **training_resources("dnn"),
     params:
+        **_dnn_training_params(),
         variant=lambda w: w.variant,
         config=lambda w: read_selected("results/dnn/selected.json").get("config"),
-        learning_rate=lambda w: read_selected("results/dnn/selected.json").get("learning_rate"),
+        learning_rate=lambda w: read_selected("results/dnn/selected.json").get(
+            "learning_rate"
+        ),
         decay=lambda w: read_selected("results/dnn/selected.json").get("decay"),
         fold=lambda w: int(w.fold),
         pretrained=lambda w: w.variant == "pretrain",
         dropout=0.0,
-        **_dnn_training_params(),
-    threads: config["training"]["threads"]
-    resources:
-        **training_resources("dnn"),
-    conda:
-        "../envs/tensorflow.yaml"
     script:
         "../scripts/train_dnn.py"
 
@@ -102,9 +133,13 @@ rule dnn_collect:
     input:
         selected="results/dnn/selected.json",
         folds="results/cohort/folds.tsv",
-        predictions=lambda w: [f"{d}/predictions.tsv" for _, _, d in _collect_jobs(w.variant)],
+        predictions=lambda w: [
+            f"{d}/predictions.tsv" for _, _, d in _collect_jobs(w.variant)
+        ],
         histories=lambda w: [f"{d}/history.tsv" for _, _, d in _collect_jobs(w.variant)],
-        epoch_predictions=lambda w: [f"{d}/val_predictions.tsv.gz" for _, _, d in _collect_jobs(w.variant)],
+        epoch_predictions=lambda w: [
+            f"{d}/val_predictions.tsv.gz" for _, _, d in _collect_jobs(w.variant)
+        ],
     output:
         oof="results/dnn/{variant}/oof.tsv",
         curves="results/dnn/{variant}/curves.tsv",
@@ -112,12 +147,12 @@ rule dnn_collect:
         "results/logs/dnn_collect/{variant}.log",
     wildcard_constraints:
         variant="|".join(DNN_VARIANTS),
+    conda:
+        "../envs/core.yaml"
     params:
         variant=lambda w: w.variant,
         jobs=lambda w: [(name, k) for name, k, _ in _collect_jobs(w.variant)],
         features=FEATURES,
-    conda:
-        "../envs/core.yaml"
     script:
         "../scripts/collect_dnn.py"
 

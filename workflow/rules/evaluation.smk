@@ -5,7 +5,17 @@
 # Every output shown in the report is flagged with report(...) and a caption in
 # workflow/report/; all of them are in ALL_TARGETS so that the report (built from the
 # default target's jobs) contains them.
-# Input functions and helpers: workflow/rules/common.smk.
+# Helpers of this stage first; those several stages share are in workflow/rules/common.smk.
+
+
+EVAL_REFERENCE = _names.REFERENCE
+
+EVAL_NETWORK = _names.GRID_NETWORK  # the network of Figure 3 (the grid-searched one)
+
+
+def _report_dpi():
+    return int(config["report"]["figure_dpi"])
+
 
 # The report's landing page with this run's verdict (the Snakefile's report: directive).
 LANDING_PAGE = "results/report/workflow.rst"
@@ -25,7 +35,10 @@ rule evaluate:
             "results/evaluation/per_feature.tsv",
             caption="../report/per_feature.rst",
             category="Data files",
-            labels={"file": "per_feature.tsv", "content": "errors and p-values per feature and model"},
+            labels={
+                "file": "per_feature.tsv",
+                "content": "errors and p-values per feature and model",
+            },
         ),
         table2=report(
             "results/evaluation/table2.tsv",
@@ -37,7 +50,10 @@ rule evaluate:
             "results/evaluation/table3.tsv",
             caption="../report/table3_tsv.rst",
             category="Data files",
-            labels={"file": "table3.tsv", "content": "Table 3 (MAE in original units)"},
+            labels={
+                "file": "table3.tsv",
+                "content": "Table 3 (MAE in original units)",
+            },
         ),
         table4=report(
             "results/evaluation/table4.tsv",
@@ -49,18 +65,21 @@ rule evaluate:
             "results/evaluation/differences.tsv",
             caption="../report/differences_tsv.rst",
             category="Data files",
-            labels={"file": "differences.tsv", "content": "differences of the average errors, with intervals"},
+            labels={
+                "file": "differences.tsv",
+                "content": "differences of the average errors, with intervals",
+            },
         ),
     log:
         "results/logs/evaluate/evaluate.log",
+    conda:
+        "../envs/core.yaml"
     params:
         networks=DNN_VARIANTS,
         reference=EVAL_REFERENCE,
         features=FEATURES,
         bootstrap=config["evaluation"]["bootstrap"],
         seed=SEED,
-    conda:
-        "../envs/core.yaml"
     script:
         "../scripts/evaluate.py"
 
@@ -73,7 +92,11 @@ rule plot_learning_curves:
         ae_selected="results/autoencoder/selected.json",
         # every configuration's fold histories (the selected one is picked from
         # selected.json), so that the job graph does not depend on the selection
-        ae_histories=[f"results/autoencoder/cv/{c}/fold{k}/history.tsv" for c in ae_configs() for k in FOLDS],
+        ae_histories=[
+            f"results/autoencoder/cv/{c}/fold{k}/history.tsv"
+            for c, _ in _ae_grid()
+            for k in FOLDS
+        ],
         ae_final="results/autoencoder/final/history.tsv",
         measured="results/features/features_scaled.tsv",
         folds="results/cohort/folds.tsv",
@@ -90,16 +113,19 @@ rule plot_learning_curves:
             "results/evaluation/learning_curves.tsv",
             caption="../report/learning_curves_tsv.rst",
             category="Data files",
-            labels={"file": "learning_curves.tsv", "content": "final-epoch losses (§3.1)"},
+            labels={
+                "file": "learning_curves.tsv",
+                "content": "final-epoch losses (§3.1)",
+            },
         ),
     log:
         "results/logs/plot_learning_curves/plot_learning_curves.log",
-    params:
-        networks=DNN_VARIANTS,
-        ae_jobs=[(c, k) for c in ae_configs() for k in FOLDS],
-        dpi=_report_dpi(),
     conda:
         "../envs/core.yaml"
+    params:
+        networks=DNN_VARIANTS,
+        ae_jobs=[(c, k) for c, _ in _ae_grid() for k in FOLDS],
+        dpi=_report_dpi(),
     script:
         "../scripts/plot_learning_curves.py"
 
@@ -114,16 +140,19 @@ rule plot_errors:
             caption="../report/figure3.rst",
             category="Results",
             subcategory="Figures",
-            labels={"figure": "Figure 3", "content": "network vs elastic-net error per feature"},
+            labels={
+                "figure": "Figure 3",
+                "content": "network vs elastic-net error per feature",
+            },
         ),
     log:
         "results/logs/plot_errors/plot_errors.log",
+    conda:
+        "../envs/core.yaml"
     params:
         network=EVAL_NETWORK,
         reference=EVAL_REFERENCE,
         dpi=_report_dpi(),
-    conda:
-        "../envs/core.yaml"
     script:
         "../scripts/plot_errors.py"
 
@@ -136,7 +165,9 @@ rule write_summary:
         table3="results/evaluation/table3.tsv",
         table4="results/evaluation/table4.tsv",
         differences="results/evaluation/differences.tsv",
-        landing_template=os.path.relpath(Path(workflow.basedir) / "report" / "workflow.rst"),
+        landing_template=os.path.relpath(
+            Path(workflow.basedir) / "report" / "workflow.rst"
+        ),
         losses="results/evaluation/learning_curves.tsv",
         ae_selected="results/autoencoder/selected.json",
         ae_selection="results/autoencoder/selection.tsv",
@@ -150,7 +181,10 @@ rule write_summary:
             "results/summary.md",
             caption="../report/summary.rst",
             category="Data files",
-            labels={"file": "summary.md", "content": "Tables 2-4 beside the paper's numbers (Markdown)"},
+            labels={
+                "file": "summary.md",
+                "content": "Tables 2-4 beside the paper's numbers (Markdown)",
+            },
         ),
         table2=report(
             "results/report/table2.html",
@@ -188,6 +222,8 @@ rule write_summary:
         landing=LANDING_PAGE,
     log:
         "results/logs/write_summary/write_summary.log",
+    conda:
+        "../envs/core.yaml"
     params:
         title=config["report"]["title"],
         demo=is_demo(),
@@ -217,17 +253,19 @@ rule write_summary:
                 "alpha values (L1 ratio)": config["baseline"]["l1_ratios"],
                 "lambda path length": config["baseline"]["n_lambdas"],
                 "lambda min ratio": config["baseline"]["lambda_min_ratio"],
-                "genes standardised in every fit (glmnet's standardize)": config["baseline"]["standardize"],
+                "genes standardised in every fit (glmnet's standardize)": config[
+                    "baseline"
+                ]["standardize"],
             },
             "cross-validation": {
                 "folds": len(FOLDS),
                 "seed": SEED,
                 "networks judged at epoch": config["selection"]["epoch"],
-                "bootstrap resamples of the patients": config["evaluation"]["bootstrap"],
+                "bootstrap resamples of the patients": config["evaluation"][
+                    "bootstrap"
+                ],
             },
         },
-    conda:
-        "../envs/core.yaml"
     script:
         "../scripts/write_summary.py"
 
@@ -235,7 +273,10 @@ rule write_summary:
 rule software_versions:
     """Software versions: installed in the job, pinned by each workflow/envs file."""
     input:
-        envs=sorted(os.path.relpath(p) for p in (Path(workflow.basedir) / "envs").glob("*.yaml")),
+        envs=sorted(
+            os.path.relpath(p)
+            for p in (Path(workflow.basedir) / "envs").glob("*.yaml")
+        ),
     output:
         html=report(
             "results/report/versions.html",
@@ -246,10 +287,10 @@ rule software_versions:
         tsv="results/evaluation/versions.tsv",
     log:
         "results/logs/software_versions/software_versions.log",
-    params:
-        snakemake=_SNAKEMAKE_VERSION,
     conda:
         "../envs/core.yaml"
+    params:
+        snakemake=_SNAKEMAKE_VERSION,
     script:
         "../scripts/software_versions.py"
 

@@ -4,12 +4,27 @@
 # assignments (paper §2.4) once the image features exist.
 
 
+def expression_inputs(wildcards):
+    """The expression files themselves, not their directory (whose time stamp does not
+    change when a file in it is edited): an edited, added or removed file reruns ingestion.
+    For the demo, after the demo_cohort checkpoint has written them."""
+    from radiogenomics.io import input_files
+
+    if is_demo():
+        checkpoints.demo_cohort.get()
+    return input_files(config["data"]["expression"], config["data"]["sample_sheet"])
+
+
 rule expression:
     input:
         expression_inputs,
     output:
         expression="results/expression/expression.tsv",
         qc="results/expression/qc.tsv",
+    log:
+        "results/logs/expression.log",
+    conda:
+        "../envs/core.yaml"
     params:
         path=config["data"]["expression"],
         sample_sheet=config["data"]["sample_sheet"],
@@ -21,10 +36,6 @@ rule expression:
         duplicate_genes=config["expression"]["duplicate_genes"],
         missing_values=config["expression"]["missing_values"],
         rnaseq=config["expression"]["rnaseq"],
-    log:
-        "results/logs/expression.log",
-    conda:
-        "../envs/core.yaml"
     script:
         "../scripts/ingest_expression.py"
 
@@ -44,6 +55,10 @@ rule cohort:
         # scaled over the supervised patients, the cohort the models see (paper §2.1.2)
         scaled="results/features/features_scaled.tsv",
         scale_factors="results/features/scale_factors.tsv",
+    log:
+        "results/logs/cohort.log",
+    conda:
+        "../envs/core.yaml"
     params:
         patients=config["data"]["patients"],
         folds=config["cv"]["folds"],
@@ -54,10 +69,6 @@ rule cohort:
         features=FEATURES,
         units=FEATURE_UNITS,
         features_table=FEATURES_TABLE["file"] if FEATURES_TABLE else None,
-    log:
-        "results/logs/cohort.log",
-    conda:
-        "../envs/core.yaml"
     script:
         "../scripts/build_cohort.py"
 

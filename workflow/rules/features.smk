@@ -7,6 +7,52 @@
 # segmentation is read.
 
 
+def segmentation_dir():
+    return config["data"]["segmentations"]
+
+
+# Segmentation discovery walks the whole folder (and reads data.patient_map): done once per
+# Snakemake invocation, not once per patient job (at 528 patients in the TCIA tree this
+# took a dry run of the features stage from 26 s to 5 s).
+_SEGMENTATIONS = {}
+
+
+def segmentation_files():
+    """Patient ID -> segmentation path, after the demo cohort exists (checkpoint)."""
+    from radiogenomics.cohort import find_segmentations, patient_map_from
+
+    if is_demo():
+        checkpoints.demo_cohort.get()
+    if "files" not in _SEGMENTATIONS:
+        data = config["data"]
+        _SEGMENTATIONS["files"] = find_segmentations(
+            segmentation_dir(),
+            data["segmentation_glob"],
+            data["patient_regex"],
+            data["prefer_segmentation"],
+            patient_map=patient_map_from(data["patient_map"]),
+        )
+    return _SEGMENTATIONS["files"]
+
+
+def segmentation_folder_files(wildcards):
+    """Every file in the segmentation folder (the inventory lists them all, read or not), so
+    that adding, removing or editing any file there updates the inventory."""
+    from radiogenomics.io import input_files
+
+    segmentation_files()  # after the demo checkpoint; stops on a bad folder
+    spec = config["data"]["patient_map"]
+    return input_files(segmentation_dir(), spec["file"] if spec else None)
+
+
+def patient_feature_files(wildcards):
+    return [f"results/features/{p}.tsv" for p in sorted(segmentation_files())]
+
+
+def segmentation_of(wildcards):
+    return segmentation_files()[wildcards.patient]
+
+
 # The cohort-level tables of results/features/ (not patients).
 COHORT_TABLES = [
     "features",
@@ -30,16 +76,16 @@ if FEATURES_TABLE:
             missing="results/features/missing.tsv",
         log:
             "results/logs/features_table/features_table.log",
-        params:
-            # functions: Snakemake would expand the braces of a regex as wildcards
-            spec=lambda wildcards: FEATURES_TABLE,
-            missing_region=config["features"]["missing_region"],
+        conda:
+            "../envs/core.yaml"
         threads: 1
         resources:
             mem_mb=1000,
             runtime=10,
-        conda:
-            "../envs/core.yaml"
+        params:
+            # functions: Snakemake would expand the braces of a regex as wildcards
+            spec=lambda wildcards: FEATURES_TABLE,
+            missing_region=config["features"]["missing_region"],
         script:
             "../scripts/read_features_table.py"
 
@@ -67,21 +113,20 @@ else:
             # The cohort tables live in the same directory. The lookahead sees the rest of the
             # path, so it must name the whole file ("features.tsv", not "features").
             patient=r"(?!(?:" + "|".join(COHORT_TABLES) + r")\.tsv$)[^/]+",
+        conda:
+            "../envs/imaging.yaml"
+        threads: 1
+        resources:
+            mem_mb=1500,
+            runtime=10,
         params:
             labels=config["features"]["labels"],
             convention=config["features"]["convention"],
             connectivity=config["features"]["connectivity"],
             missing_region=config["features"]["missing_region"],
             min_voxels=config["features"]["min_voxels"],
-        threads: 1
-        resources:
-            mem_mb=1500,
-            runtime=10,
-        conda:
-            "../envs/imaging.yaml"
         script:
             "../scripts/extract_features.py"
-
 
     rule collect_features:
         input:
@@ -94,6 +139,12 @@ else:
             range_warnings="results/features/range_warnings.tsv",
         log:
             "results/logs/collect_features/collect_features.log",
+        conda:
+            "../envs/imaging.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
         params:
             missing_region=config["features"]["missing_region"],
             min_voxels=config["features"]["min_voxels"],
@@ -103,12 +154,6 @@ else:
             patient_regex=lambda wildcards: config["data"]["patient_regex"],
             prefer_segmentation=config["data"]["prefer_segmentation"],
             patient_map=config["data"]["patient_map"],
-        threads: 1
-        resources:
-            mem_mb=1000,
-            runtime=10,
-        conda:
-            "../envs/imaging.yaml"
         script:
             "../scripts/collect_features.py"
 
