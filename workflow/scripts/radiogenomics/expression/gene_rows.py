@@ -67,6 +67,14 @@ def _split_line(line: str) -> list[str]:
     return line.rstrip("\r\n").split("\t")
 
 
+def _first_line(fh, path: Path, expected: str) -> str:
+    """Line 1 of ``fh``; an error naming ``path`` and ``expected`` when the file is empty."""
+    line1 = fh.readline()
+    if line1 == "":
+        raise RadiogenomicsError(f"{where(path, 1)}: empty file (expected {expected})")
+    return line1
+
+
 def _diagnose(path: Path, first_data_line: int, n_fields: int | None, columns: list[str] | None = None,
               skip=()):
     """Find the first bad data line with a plain Python scan (only called on the error path)."""

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RadiogenomicsError, where
-from .gene_rows import GenePolicy, _find_files, _open_text, _read_body, _split_line
+from .gene_rows import GenePolicy, _first_line, _find_files, _open_text, _read_body, _split_line
 from .qc import QC
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,7 @@ def read_level3(path, reference: pd.Index | None = None, policy: GenePolicy = Ge
     path = Path(path)
     try:
         with _open_text(path) as fh:
-            line1 = fh.readline()
-            if line1 == "":
-                raise RadiogenomicsError(f"{where(path, 1)}: empty file (expected a TCGA Level-3 expression file)")
+            line1 = _first_line(fh, path, "a TCGA Level-3 expression file")
             parts = _split_line(line1)
             if len(parts) != 2 or parts[0].strip() != "Hybridization REF" or not parts[1].strip():
                 raise RadiogenomicsError(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import RadiogenomicsError, where
-from .gene_rows import GenePolicy, _open_text, _read_body, _split_line
+from .gene_rows import GenePolicy, _first_line, _open_text, _read_body, _split_line
 from .qc import QC
 
 _ANNOTATION_COLUMNS = {"entrez_gene_id"}
@@ -33,9 +33,7 @@ def _read_matrix(path: Path, qc: QC, policy: GenePolicy = GenePolicy()):
     """
     try:
         with _open_text(path) as fh:
-            line1 = fh.readline()
-            if line1 == "":
-                raise RadiogenomicsError(f"{where(path, 1)}: empty file (expected a genes x samples matrix)")
+            line1 = _first_line(fh, path, "a genes x samples matrix")
             header = _split_line(line1)
             first_data = 2
             if header[0].strip() == "Hybridization REF":  # Firehose merged Level-3
