@@ -1,7 +1,7 @@
 # Features stage (paper §2.1.2, Table 1): 10 shape features of the enhancing tumour and
 # 10 of the peritumoral edema from each BraTS-style segmentation, one job per patient,
 # then the cohort table scaled by each feature's maximum. Logic:
-# workflow/scripts/radiogenomics/features.py; options: config/README.md#features.
+# workflow/scripts/radiogenomics/features/; options: config/README.md#features.
 # With data.features_table (beyond the paper) the table's chosen columns replace the
 # extraction: rule features_table reads them (radiogenomics/features_table.py) and no
 # segmentation is read.
