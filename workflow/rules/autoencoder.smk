@@ -3,37 +3,11 @@
 # profiles. Output paths name the hyperparameters, so adding a grid value adds only that
 # configuration's jobs; the params below list every config value a job uses, so changing
 # e.g. autoencoder.epochs reruns training (and what depends on it) only.
-# Helpers of this stage first; those several stages share are in workflow/rules/common.smk.
+# Input functions and helpers: workflow/rules/helpers/autoencoder.smk; those several stages
+# share: workflow/rules/common.smk.
 
 
-def _ae_training_params():
-    ae = config["autoencoder"]
-    return {
-        "seed": SEED,
-        "hidden": [int(h) for h in ae["hidden"]],
-        "output_activation": ae["output_activation"],
-        "momentum": float(ae["momentum"]),
-        "batch_size": int(ae["batch_size"]),
-        "epochs": int(ae["epochs"]),
-        "loop": _training_loop(),
-    }
-
-
-def _ae_selected_histories(wildcards):
-    """The selected configuration's fold histories (waits for the selection checkpoint).
-
-    The retraining depends on these, not on selected.json itself, so re-running the
-    selection (e.g. after adding a grid value) retrains only when the choice changes:
-    the chosen hyperparameters are params (rerun trigger), not an input file's mtime.
-    """
-    selected = checkpoints.autoencoder_select.get().output.selected
-    name = read_selected(selected)["config"]
-    return [f"results/autoencoder/cv/{name}/fold{k}/history.tsv" for k in FOLDS]
-
-
-def _ae_selected(key):
-    """Params function: a value of results/autoencoder/selected.json (None before it exists)."""
-    return lambda wildcards: read_selected("results/autoencoder/selected.json").get(key)
+include: "helpers/autoencoder.smk"
 
 
 rule autoencoder_cv:

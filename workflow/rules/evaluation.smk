@@ -5,16 +5,11 @@
 # Every output shown in the report is flagged with report(...) and a caption in
 # workflow/report/; all of them are in ALL_TARGETS so that the report (built from the
 # default target's jobs) contains them.
-# Helpers of this stage first; those several stages share are in workflow/rules/common.smk.
+# Input functions and helpers: workflow/rules/helpers/evaluation.smk; those several stages
+# share: workflow/rules/common.smk.
 
 
-EVAL_REFERENCE = _names.REFERENCE
-
-EVAL_NETWORK = _names.GRID_NETWORK  # the network of Figure 3 (the grid-searched one)
-
-
-def _report_dpi():
-    return int(config["report"]["figure_dpi"])
+include: "helpers/evaluation.smk"
 
 
 # The report's landing page with this run's verdict (the Snakefile's report: directive).

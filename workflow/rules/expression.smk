@@ -2,17 +2,11 @@
 # merged genes x samples matrix), keep primary tumours, merge duplicate aliquots and
 # standardise every gene (paper §2.1.1); then the cohort manifest and the fold
 # assignments (paper §2.4) once the image features exist.
+# Input functions and helpers: workflow/rules/helpers/expression.smk; those several stages
+# share: workflow/rules/common.smk.
 
 
-def expression_inputs(wildcards):
-    """The expression files themselves, not their directory (whose time stamp does not
-    change when a file in it is edited): an edited, added or removed file reruns ingestion.
-    For the demo, after the demo_cohort checkpoint has written them."""
-    from radiogenomics.io import input_files
-
-    if is_demo():
-        checkpoints.demo_cohort.get()
-    return input_files(config["data"]["expression"], config["data"]["sample_sheet"])
+include: "helpers/expression.smk"
 
 
 rule expression:
