@@ -1,4 +1,4 @@
-"""Issue 8 on the built-in demo cohort: the planted genes come out on top.
+"""Gene association maps on the built-in demo cohort: the planted genes come out on top.
 
 Reads the session's run of the workflow with ``config/config.yaml`` exactly as shipped (the
 quick start's demo: 100 patients with expression, 64 imaged, 1,000 genes, 60 of them

@@ -469,9 +469,9 @@ def test_truncated_and_unreadable(tmp_path):
 # ---------------------------------------------------------------------------------------
 # PyRadiomics' published values for three real masks (IBSI convention)
 
-# Source: /work/shared/reference/pyradiomics_baseline_shape.csv (PyRadiomics' test
-# baseline, AIM-Harvard/pyradiomics, BSD 3-clause): MeshVolume (mm³), SurfaceArea (mm²),
-# Maximum3DDiameter, MajorAxisLength, MinorAxisLength (mm), Sphericity.
+# Source: PyRadiomics' test baseline (its pyradiomics_baseline_shape.csv, AIM-Harvard/pyradiomics,
+# BSD 3-clause), copied below: MeshVolume (mm³), SurfaceArea (mm²), Maximum3DDiameter,
+# MajorAxisLength, MinorAxisLength (mm), Sphericity.
 PYRADIOMICS = {
     "breast1": dict(volume=124.091304832, area=172.887079476, diameter=9.08101860833,
                     major=7.730961315078334, minor=5.4115477584202925, sphericity=0.695903713518),

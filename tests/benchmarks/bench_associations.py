@@ -1,4 +1,4 @@
-"""Benchmark: integrated gradients at paper size (issue 8, "Performance").
+"""Benchmark: integrated gradients at paper size.
 
 109 patients x 20 outputs x 50 steps (trapezoid: 51 points) on the paper's network
 12,042 -> 2000 -> 1000 -> 500 -> 100 -> 20 (ReLU, ~26.6M parameters), random weights and inputs.

@@ -4,7 +4,7 @@ A 240×240×155 segmentation at 1 mm (BraTS geometry) with a realistic tumour: n
 core (label 1), an irregular enhancing rim (label 4, about 30 cm³) and peritumoral
 edema around it (label 2, about 70 cm³). Times ``patient_features`` (reading the
 .nii.gz, checking the labels, both regions) on one core, for each convention.
-Target (issue 3): under 1 s per patient for both regions.
+Target: under 1 s per patient for both regions.
 
     . .venv/bin/activate
     OMP_NUM_THREADS=1 python tests/benchmarks/bench_features.py [--repeats 5]

@@ -1,4 +1,4 @@
-# Radiogenomic association maps (issue 8; the paper's stated aim, §1, and its planned
+# Radiogenomic association maps (the paper's stated aim, §1, and its planned
 # activation maximisation, §4): which genes drive each predicted image feature.
 #
 # 1. Models + attributions, one TensorFlow process per model (its import costs seconds of CPU,
