@@ -37,6 +37,8 @@ NEWTON_MAX_ITER = 8
 DAMPED_MAX_ITER = 200
 ARMIJO_C = 1e-4
 ARMIJO_MIN_STEP = 1e-12
+#: Backtracking factor of that line search: halve the step until the Armijo condition holds.
+ARMIJO_BACKTRACK = 0.5
 
 
 def dual_to_primal(Xt, r, n, gamma, beta, mu, ybar):
@@ -213,7 +215,7 @@ class DualPath:
             while tau > ARMIJO_MIN_STEP:
                 if self._dual_objective(k, r + tau * d, gamma, beta) <= f0 + ARMIJO_C * tau * slope:
                     break
-                tau *= 0.5
+                tau *= ARMIJO_BACKTRACK
             self.r[k] = r + tau * d
             self.xt[k] = fact.Q[k].T @ self.r[k]
         raise RadiogenomicsError(f"elastic net: damped Newton did not converge at step {t}")

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 #: inserted between the requested ones (geometrically), which stay exactly as given; the
 #: solver is exact, so the solutions there do not change (to rounding, ~1e-12 in R²).
 MAX_STEP_LOG_RATIO = math.log(100.0) / 800
+#: Slack of the ceiling in the number of sub-steps: a step of exactly k·MAX_STEP_LOG_RATIO,
+#: up to the rounding of the logarithms, is split into k sub-steps, not k + 1.
+SUBSTEP_CEIL_SLACK = 1e-9
 
 #: What the Newton path solver raises when it fails for a reason not attributable to one
 #: problem (a batched factorisation, non-finite input): every path goes to the reference.
@@ -41,7 +44,7 @@ def refined_path(lambdas):
     if lambdas.shape[1] < 2:
         return lambdas, 1
     widest = float(np.max(np.log(lambdas[:, :-1] / lambdas[:, 1:])))
-    m = max(1, math.ceil(widest / MAX_STEP_LOG_RATIO - 1e-9))
+    m = max(1, math.ceil(widest / MAX_STEP_LOG_RATIO - SUBSTEP_CEIL_SLACK))
     if m == 1:
         return lambdas, 1
     q = (lambdas[:, 1:] / lambdas[:, :-1]) ** (1.0 / m)  # P x (L-1)
