@@ -24,13 +24,18 @@ def test_snakefmt_check_is_clean():
     )
 
 
-def test_snakemake_lint_is_clean(tmp_path):
-    """`snakemake --lint` on the shipped configuration reports nothing."""
+def _snakemake_on_a_copy(tmp_path, *args):
+    """Snakemake with ``args`` on a fresh copy of workflow/ and config/ (as a user's checkout)."""
     shutil.copytree(REPO / "workflow", tmp_path / "workflow",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copytree(REPO / "config", tmp_path / "config")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=tmp_path,
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
+
+
+def test_snakemake_lint_is_clean(tmp_path):
+    """`snakemake --lint` on the shipped configuration reports nothing."""
+    proc = _snakemake_on_a_copy(tmp_path, "--lint")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "Congratulations, your workflow is in a good condition!" in out, out
@@ -61,11 +66,7 @@ def _svg_graph(svg):
 
 def test_readme_rule_graph_is_the_workflows(tmp_path):
     """The committed rule graph shows exactly the rules and dependencies of the workflow."""
-    shutil.copytree(REPO / "workflow", tmp_path / "workflow",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copytree(REPO / "config", tmp_path / "config")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--rulegraph"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+    proc = _snakemake_on_a_copy(tmp_path, "--rulegraph")
     assert proc.returncode == 0, proc.stderr
     rules, edges = _dot_graph(proc.stdout)
     assert "all" in rules and len(edges) >= len(rules) - 1
