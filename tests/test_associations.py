@@ -192,6 +192,40 @@ def test_masking_shortcut_equals_masking_the_inputs(rng):
     pd.testing.assert_frame_equal(fast, slow, rtol=1e-4, atol=1e-6)
 
 
+class _RoundedRandomDraws(split_network.Network):
+    """Masked inputs, with every random set's change shrunk by one part in 10⁶: what another
+    float32 summation path does to the same gene set (masking_effects predicts the unmasked
+    inputs first, then the n_random random sets, then the top sets)."""
+
+    def __init__(self, model, n_random):
+        super().__init__(model, split=False)
+        self.calls, self.n_random, self.base = 0, n_random, None
+
+    def predict(self, x, batch_rows=4096):
+        out = super().predict(x, batch_rows)
+        self.calls += 1
+        if self.calls == 1:
+            self.base = out
+        elif self.calls <= 1 + self.n_random:
+            out = self.base + (out - self.base) * (1 - 1e-6)
+        return out
+
+
+def test_masking_counts_a_random_draw_of_the_top_set_as_at_least_as_large(rng):
+    """A random set equal to the top set changes the prediction by the same amount in real
+    arithmetic; float32 rounding must not decide whether it counts in p_empirical."""
+    model = dense_stack(6, [5], 2, activation="relu", seed=3)
+    x = rng.uniform(-1, 1, size=(7, 6)).astype(np.float32)
+    order = {k: np.arange(6)[::-1] for k in range(2)}
+    n_random = 30
+    draws = np.random.default_rng(4)  # the draws masking_effects makes with seed=4
+    same = sum(int(draws.choice(6, size=1, replace=False)[0] == 5) for _ in range(n_random))
+    assert same > 0
+    for net in (model, _RoundedRandomDraws(model, n_random)):
+        table = attribution.masking_effects(net, x, order, sizes=(1,), n_random=n_random, seed=4)
+        assert (table["p_empirical"] >= (1 + same) / (1 + n_random)).all(), table
+
+
 # ------------------------------------------------------------------ activation maximisation
 def test_activation_maximisation_respects_bounds_and_improves(rng):
     model = dense_stack(20, [12, 6], 3, activation="tanh", seed=6)

@@ -20,14 +20,14 @@ p, inp, out = snakemake.params, snakemake.input, snakemake.output
 with gpu.claim(snakemake.config["training"]["gpu_slots_dir"]) as slot:  # before TensorFlow is imported
     import pandas as pd
 
-    from radiogenomics import attribution, backend, io, networks, probes
+    from radiogenomics import attribution, backend, io, names, networks, probes
 
     backend.configure_threads(snakemake.threads)
     log.info("device %s", slot.device or "cpu")
     chosen = io.read_json(inp.selected)
     data = networks.read_supervised(inp.expression, inp.features, inp.folds)
     spec = networks.NetworkSpec(
-        variant="pretrain_dropout", config=str(chosen["config"]), ae_hidden=tuple(p.ae_hidden), hidden4=p.hidden4,
+        variant=names.GRID_NETWORK, config=str(chosen["config"]), ae_hidden=tuple(p.ae_hidden), hidden4=p.hidden4,
         dropout=p.dropout, nonneg=p.nonneg, pretrained=True, seed=p.seed,
         # selection.epoch: best selects an epoch too; the selected model is the one after that epoch
         sgd=networks.SGD(learning_rate=float(chosen["learning_rate"]), decay=float(chosen["decay"]),

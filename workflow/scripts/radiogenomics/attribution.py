@@ -48,6 +48,15 @@ log = logging.getLogger(__name__)
 
 QUADRATURE_RULES = ("trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 
+#: In ``p_empirical`` a random gene set whose mean absolute change is within this relative
+#: difference of the top set's counts as at least as large: the same set drawn at random (or
+#: in another gene order, or through the first-layer shortcut instead of masked inputs)
+#: differs from it only by float32 rounding, which must not decide the count.
+MASKING_TIE_RTOL = 1e-4
+#: Absolute part of that tie band, in float32 units of the mean |prediction|: a change is a
+#: difference of two predictions, so its rounding scales with them, not with the change.
+MASKING_TIE_ULPS = 16
+
 
 # --------------------------------------------------------------------------------------------
 # quadrature
@@ -234,7 +243,8 @@ def masking_effects(model, x, rankings: dict, sizes=(1, 10, 100), n_random: int 
     (masked - original) and mean absolute change of F_k are recorded; the same is done for
     ``n_random`` random sets of n genes (shared by all features). Columns: ``top_change``,
     ``top_abs_change``, ``random_abs_mean``, ``random_abs_sd``, ``ratio`` (top / random mean),
-    ``z``, ``p_empirical`` = (1 + #random sets with abs change ≥ top) / (1 + n_random).
+    ``z``, ``p_empirical`` = (1 + #random sets with abs change ≥ top) / (1 + n_random), a
+    random set within float32 rounding of the top set counting as ≥ (``MASKING_TIE_RTOL``).
 
     Uses the first-layer shortcut when possible: masking set S changes z = x W₁ + b₁ by
     -x[:, S] W₁[S].
@@ -277,6 +287,8 @@ def masking_effects(model, x, rankings: dict, sizes=(1, 10, 100), n_random: int 
             idx = np.asarray(rankings[k][:size])
             change = masked_predictions(idx)[:, k] - base[:, k]
             top_abs = float(np.abs(change).mean())
+            tie = (MASKING_TIE_RTOL * top_abs
+                   + MASKING_TIE_ULPS * float(np.finfo(np.float32).eps) * float(np.abs(base[:, k]).mean()))
             rmean = float(rand[:, k].mean()) if n_random else float("nan")
             rsd = float(rand[:, k].std(ddof=1)) if n_random > 1 else float("nan")
             rows.append({
@@ -288,6 +300,6 @@ def masking_effects(model, x, rankings: dict, sizes=(1, 10, 100), n_random: int 
                 "random_abs_sd": rsd,
                 "ratio": top_abs / rmean if rmean > 0 else (float("inf") if top_abs > 0 else float("nan")),
                 "z": (top_abs - rmean) / rsd if rsd and rsd > 0 else float("nan"),
-                "p_empirical": (1 + int((rand[:, k] >= top_abs).sum())) / (1 + n_random),
+                "p_empirical": (1 + int((rand[:, k] >= top_abs - tie).sum())) / (1 + n_random),
             })
     return pd.DataFrame(rows).set_index("feature")
