@@ -3,7 +3,15 @@
 Usage (from the repository root, with the venv active)::
 
     PYTHONPATH=workflow/scripts python tests/benchmarks/bench_training.py \
-        [--models ae,dnn] [--methods lowrank,dense,fit] [--steps 48] [--reps 3]
+        [--models ae,dnn] [--methods lowrank,dense,fit,jax] [--steps 48] [--reps 3] \
+        [--folds N] [--threads T]
+
+Single-threaded comparison of the JAX loop with the TensorFlow loop (XLA's CPU thread pool
+is set by an environment variable, read when JAX starts)::
+
+    OMP_NUM_THREADS=1 XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
+    PYTHONPATH=workflow/scripts python tests/benchmarks/bench_training.py \
+        --methods auto,dense,jax --folds 4 --threads 1
 
 Models (paper §2.2): autoencoder 12,042-2000-1000-500-1000-2000-12,042 (tanh, linear
 output, MSE, momentum 0.2; 53.2M parameters) and the network 12,042 -> 2000 -> 1000 -> 500
@@ -21,6 +29,11 @@ epoch (tracing excluded) and prints min and median wall time per step, and the p
 time per step (less sensitive to other processes taking the cores; with 2 threads it is
 up to 2x the wall time). ``fit`` is Keras'
 ``model.fit`` with ``SGD(InverseTimeDecay(lr, 1, decay), momentum)`` on the same model.
+``jax`` is :mod:`radiogenomics.jax_loop` (the ``training.backend: jax`` path) on the same
+model and weights, one fold, and with ``--folds N`` (N > 1) also N folds batched in one
+program (``vmap``): its lines give the time of one batched step of all N folds and the time
+per fold-step, and the last lines the ratio of the JAX loop's time per fold-step to the
+TensorFlow loop's per step (first of auto, lowrank, dense that ran).
 The machine is shared: the minimum is the figure to compare, the median shows the noise.
 
 Settings of the training loop (arguments of ``training.fit``, config keys

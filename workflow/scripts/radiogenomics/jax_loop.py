@@ -22,7 +22,10 @@ with the batch loss over the batch's r real rows (o outputs)::
 
 Forward pass ``h <- act(drop(h) K + b)`` per Dense layer; ``drop`` is inverted dropout in
 training (keep each unit with probability ``1 - rate`` and scale kept units by
-``1 / (1 - rate)``, as Keras' ``Dropout``), the identity in inference. The epoch's reported
+``1 / (1 - rate)``, as Keras' ``Dropout``), the identity in inference. A step draws one
+block ``U`` of uniform [0, 1) numbers (batch_size rows × the summed input widths of the
+dropout layers) from ``fold_in(key(dropout_seed), t)``; dropout layer j keeps the units
+where its column slice of ``U`` is below ``1 - rate``. The epoch's reported
 loss is Keras 3's: ``sum_B r_B L_B / n_train`` (batch losses weighted by batch size);
 ``val_loss`` is ``L`` on the whole validation set after the epoch, in inference mode.
 
@@ -40,18 +43,32 @@ so every fold sees exactly the updates it would see if trained alone, including 
 last batch whose loss and gradient are the mean over its real rows. Validation rows are
 padded and masked the same way; a fold without validation rows gets ``val_loss`` NaN.
 
-Compilation: one ``jax.jit`` epoch function per :func:`fit_folds` call; inside it the batches
-run as one ``lax.scan`` (no host round trip per step) and the validation pass follows it. The
-parameter and momentum buffers are donated, so an epoch updates them in place. Everything
-is float32 (JAX's default, x64 off).
+Compilation: one ``jax.jit`` epoch function per :func:`fit_folds` call (cached by layers,
+loss and fold count, so equal fits in one process compile once); inside it the batches run
+as one ``lax.scan`` (no host round trip per step) and the validation pass follows it. The
+parameter and momentum buffers are donated, so an epoch updates them in place; the momentum
+buffer is written before the weights read it (an optimisation barrier), else XLA copies
+every weight and momentum buffer at every step. Everything is float32 (JAX's default, x64
+off).
 
-Differences from the TensorFlow loop: dropout masks are JAX's ``jax.random`` bits keyed by
-the fold's dropout seed ``seeds.derive(seed, "training", "dropout")``, its step t and the
-layer's index (``fold_in``), not TensorFlow's stateless dropout, so with dropout the numbers
-agree with the TensorFlow loop only in distribution (same mean validation loss over seeds;
-``tests/test_jax_loop.py``); without dropout they agree to float32 rounding (another
-summation order). Masks depend on (seed, t, layer) only, hence are the same whether a fold is
-trained alone or batched with others.
+Speed: every step forms the dense weight gradients (the TensorFlow loop's ``"dense"`` plan),
+so on a CPU it is memory-bound at about 9 passes over the parameters per step (forward and
+backward reads, the gradient's write, the momentum and the weight update; XLA also copies
+each kernel that two matrix products read, once per step), where the TensorFlow loop's
+low-rank plan (``"auto"``) needs about 3. Single-threaded CPU time per step at paper size
+(``tests/benchmarks/bench_training.py --methods auto,dense,jax``): about 1.1-1.2x the
+TensorFlow loop's dense plan and 2.2x (network) to 2.9x (autoencoder) its ``"auto"`` plan,
+also per fold-step with folds batched. So on CPU this is the portable path, not the fast
+one; on a GPU a batch of 10 rows leaves the chip idle, and batching folds (``vmap``) fills it.
+
+Differences from the TensorFlow loop: dropout masks are JAX's ``jax.random`` (threefry)
+numbers keyed by the fold's dropout seed ``seeds.derive(seed, "training", "dropout")``, its
+step t and the layer (its slice of U), not TensorFlow's stateless dropout, so with dropout
+the numbers agree with the TensorFlow loop only in distribution (same mean validation loss
+over seeds; ``tests/test_jax_loop.py``); without dropout they agree to float32 rounding
+(another summation order). Masks depend on (seed, t, layer) only, hence are the same whether
+a fold is trained alone or batched with others. A Dense layer without bias gets an empty
+(0,) bias array; consecutive Dropout layers act as one (:func:`describe`).
 """
 
 from __future__ import annotations
