@@ -92,3 +92,35 @@ def test_budget_stops_the_check(tmp_path):
     proc = run_check(tmp_path, "--init", "numpy", "--budget-s", "1")
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert re.search(r"^== budget: 1 s used up during '[a-z ]+'; stopped$", proc.stdout, re.M), proc.stdout
+
+
+LAYERS_ALIKE = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("gpu_check", sys.argv[1])
+gc = sys.modules["gpu_check"] = importlib.util.module_from_spec(spec); spec.loader.exec_module(gc)
+import keras
+cfg, _ = gc.paper_config()
+dims = gc.dims_for(cfg, 0.01)
+for kind in ("autoencoder", "network"):
+    a = gc.make_problem(kind, cfg, dims, 2, keras, seed=1)
+    b = gc.make_problem(kind, cfg, dims, 2, None, seed=1)
+    assert a.layers == b.layers, (kind, a.layers, b.layers)
+    for wa, wb in zip(a.initial, b.initial):
+        assert [(k.shape, v.shape) for k, v in wa] == [(k.shape, v.shape) for k, v in wb], kind
+        for (ka, _), (kb, vb) in zip(wa, wb):
+            bound = (6 / sum(ka.shape)) ** 0.5
+            assert abs(kb).max() <= bound and abs(ka).max() <= bound and not vb.any()
+    print(kind, [(l.name, l.activation, l.dropout, l.nonneg) for l in a.layers])
+"""
+
+
+def test_numpy_fallback_builds_the_keras_layers(tmp_path):
+    """Without Keras the check trains the layers jax_loop.describe reads from the workflow's
+    models (same names, activations, dropout, non-negativity) with Glorot-bounded weights."""
+    pytest.importorskip("keras")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", LAYERS_ALIKE, str(SCRIPT)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "network [('hidden1', 'relu', 0.25, False)" in proc.stdout, proc.stdout
+    assert "('output', 'linear', 0.0, True)" in proc.stdout, proc.stdout
