@@ -244,7 +244,8 @@ def train(spec, data: Data, fold, *, autoencoder=None, keep_val_predictions: boo
     predictions = [] if keep_val_predictions and val_ids else None
     history = training.fit(model, x, y, **validation, loss=spec.loss, seed=seed, nonneg=nonneg,
                            val_predictions=predictions, **spec.sgd.fit_arguments())
-    log.info("final epoch: loss %.6g, val_loss %.6g", history["loss"].iloc[-1], history["val_loss"].iloc[-1])
+    if len(history):
+        log.info("final epoch: loss %.6g, val_loss %.6g", history["loss"].iloc[-1], history["val_loss"].iloc[-1])
     return Trained(model=model, history=history, seed=seed, train_ids=train_ids, val_ids=val_ids,
                    val_predictions=predictions)
 
