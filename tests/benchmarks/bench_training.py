@@ -3,7 +3,15 @@
 Usage (from the repository root, with the venv active)::
 
     PYTHONPATH=workflow/scripts python tests/benchmarks/bench_training.py \
-        [--models ae,dnn] [--methods lowrank,dense,fit] [--steps 48] [--reps 3]
+        [--models ae,dnn] [--methods lowrank,dense,fit,jax] [--steps 48] [--reps 3] \
+        [--folds N] [--threads T]
+
+Single-threaded comparison of the JAX loop with the TensorFlow loop (XLA's CPU thread pool
+is set by an environment variable, read when JAX starts)::
+
+    OMP_NUM_THREADS=1 XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
+    PYTHONPATH=workflow/scripts python tests/benchmarks/bench_training.py \
+        --methods auto,dense,jax --folds 4 --threads 1
 
 Models (paper §2.2): autoencoder 12,042-2000-1000-500-1000-2000-12,042 (tanh, linear
 output, MSE, momentum 0.2; 53.2M parameters) and the network 12,042 -> 2000 -> 1000 -> 500
@@ -21,6 +29,11 @@ epoch (tracing excluded) and prints min and median wall time per step, and the p
 time per step (less sensitive to other processes taking the cores; with 2 threads it is
 up to 2x the wall time). ``fit`` is Keras'
 ``model.fit`` with ``SGD(InverseTimeDecay(lr, 1, decay), momentum)`` on the same model.
+``jax`` is :mod:`radiogenomics.jax_loop` (the ``training.backend: jax`` path) on the same
+model and weights, one fold, and with ``--folds N`` (N > 1) also N folds batched in one
+program (``vmap``): its lines give the time of one batched step of all N folds and the time
+per fold-step, and the last lines the ratio of the JAX loop's time per fold-step to the
+TensorFlow loop's per step (first of auto, lowrank, dense that ran).
 The machine is shared: the minimum is the figure to compare, the median shows the noise.
 
 Settings of the training loop (arguments of ``training.fit``, config keys
@@ -136,6 +149,36 @@ def time_fit(kind, steps, reps, batch_size):
     return times, cpu, trace, []
 
 
+def time_jax(kind, steps, reps, batch_size, n_folds):
+    """Per-step times of radiogenomics.jax_loop (``n_folds`` folds vmapped in one program; each
+    fold trains on the same rows in its own shuffle order, without validation)."""
+    from radiogenomics import jax_loop
+
+    model, cfg = build(kind)
+    layers = jax_loop.describe(model, cfg["nonneg"])
+    initial = jax_loop.weights_of(model)
+    del model
+    n = steps * batch_size
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (n, N_GENES)).astype(np.float32)
+    y = rng.uniform(0, 1, (n, cfg["n_out"])).astype(np.float32) if kind == "dnn" else x
+    folds = [jax_loop.Fold(np.arange(n), np.arange(0), seed) for seed in range(n_folds)]
+    trainer = jax_loop.Trainer(layers, [initial] * n_folds, x, y, folds, loss=cfg["loss"],
+                               learning_rate=cfg["learning_rate"], decay=cfg["decay"],
+                               momentum=cfg["momentum"], batch_size=batch_size)
+    del initial
+    t0 = time.perf_counter()
+    np.asarray(trainer.epoch())  # compile + warm-up
+    trace = time.perf_counter() - t0
+    times, cpu = [], []
+    for _ in range(reps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        np.asarray(trainer.epoch())
+        times.append((time.perf_counter() - t0) / steps)
+        cpu.append((time.process_time() - c0) / steps)
+    return times, cpu, trace, []
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="ae,dnn")
@@ -153,9 +196,19 @@ def main(argv=None):
                         help="steps per timed epoch (default: one paper epoch: AE 48, DNN 10)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--folds", type=int, default=1,
+                        help="jax: also time this many folds batched in one program (> 1)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow intra/inter-op threads (default: TensorFlow's choice); "
+                             "for JAX on CPU set XLA_FLAGS (module docstring)")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
+
+    from radiogenomics import backend
+
+    if args.threads:
+        backend.configure_threads(args.threads)
 
     from radiogenomics import sgd_loop
 
@@ -181,6 +234,17 @@ def main(argv=None):
         for method in args.methods.split(","):
             if method == "fit":
                 times, cpu, trace, lowrank = time_fit(kind, steps, args.reps, args.batch_size)
+            elif method == "jax":
+                for n_folds in sorted({1, max(1, args.folds)}):
+                    times, cpu, trace, _ = time_jax(kind, steps, args.reps, args.batch_size, n_folds)
+                    label = "jax" if n_folds == 1 else f"jax x{n_folds}"
+                    results[label] = (min(times) / n_folds, min(cpu) / n_folds)
+                    print(f"  {label:8s} min {min(times) * 1e3:7.1f} ms/step  median "
+                          f"{statistics.median(times) * 1e3:7.1f}  = {min(times) / floor:4.2f}x floor  "
+                          f"cpu {min(cpu) * 1e3:7.1f} ms/step  per fold-step "
+                          f"{min(times) / n_folds * 1e3:7.1f} ms  (first epoch incl. compiling "
+                          f"{trace:.1f} s)", flush=True)
+                continue
             else:
                 times, cpu, trace, lowrank = time_loop(kind, method, steps, args.reps,
                                                        args.batch_size, flush_every,
@@ -196,6 +260,12 @@ def main(argv=None):
                 if method != "fit":
                     print(f"  {method} / model.fit: wall {t / results['fit'][0]:.2f}, "
                           f"cpu {c / results['fit'][1]:.2f}")
+        loops = [m for m in ("auto", "lowrank", "dense") if m in results]
+        for label, (t, c) in results.items():
+            if label.startswith("jax") and loops:
+                ref = results[loops[0]]
+                print(f"  {label} (per fold-step) / TF loop {loops[0]}: wall {t / ref[0]:.2f}, "
+                      f"cpu {c / ref[1]:.2f}")
 
 
 if __name__ == "__main__":
