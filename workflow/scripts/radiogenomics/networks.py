@@ -275,17 +275,15 @@ def _train_folds_jax(spec, data: Data, folds, autoencoder, keep_val_predictions)
     """:func:`train_folds` with ``backend="jax"``: TensorFlow builds the models (off the GPU),
     JAX trains them. ``x`` and ``y`` hold every patient of ``data.folds`` once; each fold is
     its training and validation rows' positions in them, in :func:`train`'s order."""
-    from . import backend as frameworks  # the module: ``backend`` is this function's argument name
-
-    frameworks.keep_tensorflow_off_gpus()
-    frameworks.jax()  # a missing JAX is one line that says how to install it
+    backend.keep_tensorflow_off_gpus()
+    backend.jax()  # a missing JAX is one line that says how to install it
     from . import jax_loop  # noqa: PLC0415 (imports JAX)
 
     rows = pd.Index(data.folds.index)
     x = data.inputs.loc[rows].to_numpy("float32")
     y = data.targets.loc[rows].to_numpy("float32")
     if isinstance(autoencoder, (str, os.PathLike)) and spec.pretrained:
-        autoencoder = frameworks.keras().models.load_model(autoencoder, compile=False)  # once for all folds
+        autoencoder = backend.keras().models.load_model(autoencoder, compile=False)  # once for all folds
     built, layers, initial, jobs = [], None, [], []
     for fold in folds:
         model, nonneg, train_ids, val_ids, seed = _build(spec, data, fold, autoencoder)
