@@ -65,6 +65,13 @@ BAD = [
     ("baseline.lambda_min_ratio", 1.5, "config key baseline.lambda_min_ratio"),
     ("baseline.solver", "glmnet", "config key baseline.solver"),
     ("autoencoder.hidden.1", 0, "config key autoencoder.hidden[1]"),
+    ("training.backend", "torch", "config key training.backend: 'torch' is not one of ['tensorflow', 'jax']"),
+    ("training.folds_per_job", 0, 'config key training.folds_per_job: 0 is not valid under any of the given '
+     'schemas; expected a positive integer (at most cv.folds) or "all"'),
+    ("training.folds_per_job", "some", "config key training.folds_per_job: 'some' is not valid"),
+    ("training.folds_per_job", 2.5, "config key training.folds_per_job: 2.5"),
+    ("training.folds_per_job", 4, "config key training.folds_per_job: 4 folds per job, but cv.folds is 3; "
+     "expected a positive integer up to cv.folds, or all"),
 ]
 
 
@@ -94,6 +101,16 @@ def test_missing_required_key():
     cfg = demo_config()
     del cfg["dnn"]["grid"]["decay"]
     with pytest.raises(RadiogenomicsError, match=r"config key dnn\.grid: 'decay' is a required property"):
+        configuration.validate(cfg, SCHEMA)
+
+
+def test_training_backend_and_folds_per_job_defaults():
+    cfg = demo_config()
+    configuration.validate(cfg, SCHEMA)
+    assert cfg["training"]["backend"] == "tensorflow" and cfg["training"]["folds_per_job"] == 1
+    for value in (1, 3, "all"):
+        cfg = demo_config()
+        cfg["training"].update(backend="jax", folds_per_job=value)
         configuration.validate(cfg, SCHEMA)
 
 
@@ -153,13 +170,17 @@ def test_snakemake_names_the_line_of_a_yaml_syntax_error(tmp_path):
 
 
 @pytest.mark.workflow
-def test_snakemake_stops_before_any_job(tmp_path):
+@pytest.mark.parametrize("section,key,value,expected", [
+    ("dnn", "grid", {"learning_rate": [-0.3], "decay": [1e-4]}, "config key dnn.grid.learning_rate[0]"),
+    ("training", "folds_per_job", 4, "config key training.folds_per_job: 4 folds per job, but cv.folds is 3"),
+])
+def test_snakemake_stops_before_any_job(tmp_path, section, key, value, expected):
     """An invalid config stops `snakemake` at parse time with the key in the message."""
     cfg = tiny_config()
-    cfg["dnn"]["grid"]["learning_rate"] = [-0.3]
+    cfg.setdefault(section, {})[key] = value
     wd = workflow_dir(tmp_path / "wf", cfg)
     proc = snakemake(wd, "-n", check=False)
     assert proc.returncode != 0
-    assert "config key dnn.grid.learning_rate[0]" in proc.stdout + proc.stderr
+    assert expected in proc.stdout + proc.stderr
     assert not (wd / "results").exists()
     assert not (wd / "resources").exists()

@@ -2,8 +2,10 @@
 
 Paper §2.2.2/§2.2.3/§2.4: 5 learning rates x 4 decays x 2 activations = 40 autoencoder
 configurations x 10 folds = 400 jobs, 1 retraining; 18 x 5 = 90 network configurations
-x 10 folds = 900 jobs, plus 2 comparison networks x 10 folds = 20. (The demo cohort's
-checkpoint hides the per-patient feature jobs in a dry run; they are not counted here.)
+x 10 folds = 900 jobs, plus 2 comparison networks x 10 folds = 20. With training.folds_per_job:
+all (and backend: jax, the GPU path) one job trains all 10 folds of a configuration: 40 + 1
+autoencoder and 90 + 2 network training jobs. (The demo cohort's checkpoint hides the
+per-patient feature jobs in a dry run; they are not counted here.)
 """
 
 from __future__ import annotations
@@ -89,6 +91,46 @@ def test_paper_training_jobs_request_one_gpu(paper_dryrun):
     for rule in ("autoencoder_select", "dnn_select", "dnn_collect"):
         assert all("gpu" not in j["resources"] for j in jobs[rule].values()), rule
 
+
+
+#: training.folds_per_job: all -- one job per configuration trains its 10 folds
+BATCHED = {"autoencoder_cv_folds1to10": 40, "autoencoder_final": 1, "dnn_cv_folds1to10": 90,
+           "dnn_compare_folds1to10": 2}
+
+
+@pytest.fixture(scope="module")
+def paper_batched_dryrun(tmp_path_factory):
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    config["training"].update(backend="jax", folds_per_job="all")
+    root = workflow_dir(tmp_path_factory.mktemp("paper_batched_dryrun"), config)
+    proc = snakemake(root, "-n", timeout=900)
+    return proc.stdout + proc.stderr
+
+
+def test_paper_grid_with_all_folds_per_job_is_one_gpu_job_per_configuration(paper_dryrun, paper_batched_dryrun):
+    jobs = parse_jobs(paper_batched_dryrun)
+    stats = job_stats(paper_batched_dryrun)
+    for rule in ("autoencoder_cv", "dnn_cv", "dnn_compare"):
+        assert rule not in jobs and rule not in stats, rule
+    for rule, count in BATCHED.items():
+        assert len(jobs[rule]) == count and stats[rule] == count, (rule, len(jobs[rule]), stats.get(rule))
+        for jobid, job in jobs[rule].items():
+            assert job["resources"].get("gpu") == "1", (rule, jobid, job["resources"])
+    # every fold's files at the paths of one fold per job: the same 400 + 900 + 20 fold outputs
+    single = parse_jobs(paper_dryrun)
+
+    def outputs(parsed, rules):
+        return {o.strip() for rule in rules for job in parsed[rule].values() for o in job["output"].split(",")}
+
+    for one, batched in (("autoencoder_cv", "autoencoder_cv_folds1to10"), ("dnn_cv", "dnn_cv_folds1to10"),
+                         ("dnn_compare", "dnn_compare_folds1to10")):
+        assert outputs(jobs, [batched]) == outputs(single, [one]), one
+    assert len(outputs(jobs, ["autoencoder_cv_folds1to10"])) == 400
+    # a job of 10 folds holds 10 models' training state (the data once)
+    ae_one = {int(j["resources"]["mem_mb"]) for j in single["autoencoder_cv"].values()}
+    ae_ten = {int(j["resources"]["mem_mb"]) for j in jobs["autoencoder_cv_folds1to10"].values()}
+    assert min(ae_ten) > 3 * max(ae_one)
+    assert stats["autoencoder_select"] == stats["dnn_select"] == 1 and stats["dnn_collect"] == 3
 
 
 def test_adding_a_grid_value_runs_only_its_jobs(demo_run, tmp_path):

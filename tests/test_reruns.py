@@ -168,6 +168,28 @@ def test_changing_a_report_option_reruns_only_the_report(run):
     assert set(counts) <= REPORT_RULES, f"report.figure_dpi reruns non-report jobs: {counts}"
 
 
+def test_training_backend_and_folds_per_job_rerun_training_not_feature_extraction(run):
+    """Both keys are params of the training rules: training.backend changes the numbers,
+    training.folds_per_job the jobs that write the same fold files."""
+    cfg = tiny_config(training={"backend": "jax"})
+    write_config(run, cfg)
+    counts = rules(planned(run))
+    folds = cfg["cv"]["folds"]
+    n_dnn = len(cfg["dnn"]["grid"]["learning_rate"]) * len(cfg["dnn"]["grid"]["decay"])
+    for rule, n in {"autoencoder_cv": folds, "autoencoder_final": 1, "dnn_cv": n_dnn * folds,
+                    "dnn_compare": 2 * folds, "dnn_selected_fold_model": folds, "dnn_final_model": 1}.items():
+        assert counts[rule] == n, (rule, counts)
+    assert not UPSTREAM & set(counts), f"upstream reruns: {counts}"
+
+    cfg = tiny_config(training={"folds_per_job": 2})
+    write_config(run, cfg)
+    counts = rules(planned(run))
+    assert counts["autoencoder_cv_folds1to2"] == counts["autoencoder_cv_folds3to3"] == 1, counts
+    assert counts["dnn_cv_folds1to2"] == counts["dnn_cv_folds3to3"] == n_dnn, counts
+    assert not {"autoencoder_cv", "dnn_cv", "dnn_compare"} & set(counts), counts
+    assert not UPSTREAM & set(counts), f"upstream reruns: {counts}"
+
+
 def test_best_epoch_reruns_only_the_selection_onwards_and_judges_at_that_epoch(demo_run, tmp_path):
     """selection.epoch: best on a private copy of the finished run: no network is retrained
     (every fold job wrote its validation predictions at every epoch), and the networks'

@@ -10,31 +10,65 @@
 include: "helpers/autoencoder.smk"
 
 
-rule autoencoder_cv:
-    """Train one autoencoder configuration on the other folds; validate on fold {fold}."""
-    input:
-        expression="results/expression/expression.tsv",
-        folds="results/autoencoder/folds.tsv",
-    output:
-        history="results/autoencoder/cv/{activation}_lr{lr}_decay{decay}/fold{fold}/history.tsv",
-    log:
-        "results/logs/autoencoder_cv/{activation}_lr{lr}_decay{decay}/fold{fold}.log",
-    benchmark:
-        "results/benchmarks/autoencoder_cv/{activation}_lr{lr}_decay{decay}/fold{fold}.tsv"
-    conda:
-        "../envs/tensorflow.yaml"
-    threads: config["training"]["threads"]
-    resources:
-        **training_resources("autoencoder"),
-    params:
-        **_ae_training_params(),
-        config=lambda w: f"{w.activation}_lr{w.lr}_decay{w.decay}",
-        activation=lambda w: w.activation,
-        learning_rate=lambda w: float(w.lr),
-        decay=lambda w: float(w.decay),
-        fold=lambda w: int(w.fold),
-    script:
-        "../scripts/train_autoencoder.py"
+if FOLDS_PER_JOB == 1:
+
+    rule autoencoder_cv:
+        """Train one autoencoder configuration on the other folds; validate on fold {fold}."""
+        input:
+            expression="results/expression/expression.tsv",
+            folds="results/autoencoder/folds.tsv",
+        output:
+            history="results/autoencoder/cv/{activation}_lr{lr}_decay{decay}/fold{fold}/history.tsv",
+        log:
+            "results/logs/autoencoder_cv/{activation}_lr{lr}_decay{decay}/fold{fold}.log",
+        benchmark:
+            "results/benchmarks/autoencoder_cv/{activation}_lr{lr}_decay{decay}/fold{fold}.tsv"
+        conda:
+            "../envs/tensorflow.yaml"
+        threads: config["training"]["threads"]
+        resources:
+            **training_resources("autoencoder"),
+        params:
+            **_ae_training_params(),
+            **_ae_cv_params(),
+            folds=lambda w: [int(w.fold)],
+        script:
+            "../scripts/train_autoencoder.py"
+
+else:
+    # training.folds_per_job > 1: one rule per run of folds (FOLD_CHUNKS), each job trains
+    # the run's folds of one configuration and writes every fold's history at its usual path.
+    for chunk in FOLD_CHUNKS:
+
+        rule:
+            """Train one autoencoder configuration once per fold of a run of folds (each on
+            the other folds, validated on that fold), in one job."""
+            name:
+                f"autoencoder_cv_folds{chunk[0]}to{chunk[-1]}"
+            input:
+                expression="results/expression/expression.tsv",
+                folds="results/autoencoder/folds.tsv",
+            output:
+                history=expand(
+                    "results/autoencoder/cv/{activation}_lr{lr}_decay{decay}/fold{k}/history.tsv",
+                    k=chunk,
+                    allow_missing=True,
+                ),
+            log:
+                f"results/logs/autoencoder_cv/{{activation}}_lr{{lr}}_decay{{decay}}/folds{chunk[0]}to{chunk[-1]}.log",
+            benchmark:
+                f"results/benchmarks/autoencoder_cv/{{activation}}_lr{{lr}}_decay{{decay}}/folds{chunk[0]}to{chunk[-1]}.tsv"
+            conda:
+                "../envs/tensorflow.yaml"
+            threads: config["training"]["threads"]
+            resources:
+                **training_resources("autoencoder", len(chunk)),
+            params:
+                **_ae_training_params(),
+                **_ae_cv_params(),
+                folds=list(chunk),
+            script:
+                "../scripts/train_autoencoder.py"
 
 
 checkpoint autoencoder_select:
@@ -89,7 +123,7 @@ rule autoencoder_final:
         activation=_ae_selected("activation"),
         learning_rate=_ae_selected("learning_rate"),
         decay=_ae_selected("decay"),
-        fold=None,
+        folds=[None],
     script:
         "../scripts/train_autoencoder.py"
 

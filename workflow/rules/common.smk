@@ -33,6 +33,13 @@ defer_sigint_during(_ConsoleHandler, "emit")
 
 SEED = int(config["seed"])
 FOLDS = list(range(1, int(config["cv"]["folds"]) + 1))
+# training.folds_per_job: 1 = one job per (configuration, fold), the rules autoencoder_cv,
+# dnn_cv and dnn_compare; N > 1 = one job per configuration and run of N folds (FOLD_CHUNKS,
+# the last may be shorter), one rule per run (e.g. autoencoder_cv_folds1to5), each fold's
+# files at the same paths as with one fold per job.
+FOLDS_PER_JOB = _configuration.folds_per_job(config)
+FOLD_CHUNKS = _configuration.fold_chunks(FOLDS, FOLDS_PER_JOB)
+TRAINING_BACKEND = config["training"]["backend"]
 # The image features the models predict: the 20 extracted from the segmentations, or the
 # columns chosen from data.features_table (read from its header; radiogenomics.features_table).
 FEATURES_TABLE = config["data"]["features_table"]
@@ -66,10 +73,11 @@ def is_demo():
     return bool(config["demo"]["enabled"])
 
 
-def training_resources(kind):
-    """mem_mb / runtime / gpu of a training job ("autoencoder" or "dnn"), from the models'
-    sizes and the cohort's (radiogenomics/job_resources.py states the estimates): the
-    ingested matrix once it exists, the demo's configured size, or the paper's matrix.
+def training_resources(kind, folds=1):
+    """mem_mb / runtime / gpu of a training job ("autoencoder" or "dnn") of ``folds`` folds,
+    from the models' sizes and the cohort's (radiogenomics/job_resources.py states the
+    estimates): the ingested matrix once it exists, the demo's configured size, or the
+    paper's matrix.
     """
     from radiogenomics import job_resources
 
@@ -87,6 +95,8 @@ def training_resources(kind):
         n_outputs=len(FEATURES),
         epochs=section["epochs"],
         batch_size=section["batch_size"],
+        folds=folds,
+        backend=TRAINING_BACKEND,
     )
 
 
@@ -153,6 +163,7 @@ def _dnn_training_params():
         "batch_size": int(dnn["batch_size"]),
         "epochs": int(dnn["epochs"]),
         "loop": _training_loop(),
+        "backend": TRAINING_BACKEND,
     }
 
 

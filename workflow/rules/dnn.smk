@@ -11,35 +11,63 @@
 include: "helpers/dnn.smk"
 
 
-rule dnn_cv:
-    """Network with pre-training and dropout, one grid configuration, fold {fold} held out."""
-    input:
-        **SUPERVISED_DATA,
-        autoencoder="results/autoencoder/final/model.keras",
-    output:
-        predictions="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/predictions.tsv",
-        history="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/history.tsv",
-        epoch_predictions="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/val_predictions.tsv.gz",
-    log:
-        "results/logs/dnn_cv/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}.log",
-    benchmark:
-        "results/benchmarks/dnn_cv/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}.tsv"
-    conda:
-        "../envs/tensorflow.yaml"
-    threads: config["training"]["threads"]
-    resources:
-        **training_resources("dnn"),
-    params:
-        **_dnn_training_params(),
-        variant="pretrain_dropout",
-        config=lambda w: f"lr{w.lr}_decay{w.decay}",
-        learning_rate=lambda w: float(w.lr),
-        decay=lambda w: float(w.decay),
-        fold=lambda w: int(w.fold),
-        pretrained=True,
-        dropout=float(config["dnn"]["dropout"]),
-    script:
-        "../scripts/train_dnn.py"
+if FOLDS_PER_JOB == 1:
+
+    rule dnn_cv:
+        """Network with pre-training and dropout, one grid configuration, fold {fold} held out."""
+        input:
+            **SUPERVISED_DATA,
+            autoencoder="results/autoencoder/final/model.keras",
+        output:
+            predictions="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/predictions.tsv",
+            history="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/history.tsv",
+            epoch_predictions="results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}/val_predictions.tsv.gz",
+        log:
+            "results/logs/dnn_cv/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}.log",
+        benchmark:
+            "results/benchmarks/dnn_cv/pretrain_dropout/lr{lr}_decay{decay}/fold{fold}.tsv"
+        conda:
+            "../envs/tensorflow.yaml"
+        threads: config["training"]["threads"]
+        resources:
+            **training_resources("dnn"),
+        params:
+            **_dnn_cv_params(),
+            folds=lambda w: [int(w.fold)],
+        script:
+            "../scripts/train_dnn.py"
+
+else:
+    # training.folds_per_job > 1: one rule per run of folds (FOLD_CHUNKS), each job trains
+    # the run's folds of one configuration and writes every fold's files at their usual paths.
+    for chunk in FOLD_CHUNKS:
+
+        rule:
+            """Network with pre-training and dropout, one grid configuration, once per fold of
+            a run of folds (that fold held out), in one job."""
+            name:
+                f"dnn_cv_folds{chunk[0]}to{chunk[-1]}"
+            input:
+                **SUPERVISED_DATA,
+                autoencoder="results/autoencoder/final/model.keras",
+            output:
+                **_dnn_fold_outputs(
+                    "results/dnn/pretrain_dropout/lr{lr}_decay{decay}/fold{k}", chunk
+                ),
+            log:
+                f"results/logs/dnn_cv/pretrain_dropout/lr{{lr}}_decay{{decay}}/folds{chunk[0]}to{chunk[-1]}.log",
+            benchmark:
+                f"results/benchmarks/dnn_cv/pretrain_dropout/lr{{lr}}_decay{{decay}}/folds{chunk[0]}to{chunk[-1]}.tsv"
+            conda:
+                "../envs/tensorflow.yaml"
+            threads: config["training"]["threads"]
+            resources:
+                **training_resources("dnn", len(chunk)),
+            params:
+                **_dnn_cv_params(),
+                folds=list(chunk),
+            script:
+                "../scripts/train_dnn.py"
 
 
 checkpoint dnn_select:
@@ -69,39 +97,63 @@ checkpoint dnn_select:
         "../scripts/select_hyperparameters.py"
 
 
-rule dnn_compare:
-    """Comparison networks with the selected hyperparameters and no dropout (paper §2.4):
-    scratch (random initialisation) and pretrain (autoencoder weights)."""
-    input:
-        unpack(_comparison_inputs),
-    output:
-        predictions="results/dnn/{variant}/selected/fold{fold}/predictions.tsv",
-        history="results/dnn/{variant}/selected/fold{fold}/history.tsv",
-        epoch_predictions="results/dnn/{variant}/selected/fold{fold}/val_predictions.tsv.gz",
-    log:
-        "results/logs/dnn_compare/{variant}/fold{fold}.log",
-    benchmark:
-        "results/benchmarks/dnn_compare/{variant}/fold{fold}.tsv"
-    wildcard_constraints:
-        variant="scratch|pretrain",
-    conda:
-        "../envs/tensorflow.yaml"
-    threads: config["training"]["threads"]
-    resources:
-        **training_resources("dnn"),
-    params:
-        **_dnn_training_params(),
-        variant=lambda w: w.variant,
-        config=lambda w: read_selected("results/dnn/selected.json").get("config"),
-        learning_rate=lambda w: read_selected("results/dnn/selected.json").get(
-            "learning_rate"
-        ),
-        decay=lambda w: read_selected("results/dnn/selected.json").get("decay"),
-        fold=lambda w: int(w.fold),
-        pretrained=lambda w: w.variant == "pretrain",
-        dropout=0.0,
-    script:
-        "../scripts/train_dnn.py"
+if FOLDS_PER_JOB == 1:
+
+    rule dnn_compare:
+        """Comparison networks with the selected hyperparameters and no dropout (paper §2.4):
+        scratch (random initialisation) and pretrain (autoencoder weights)."""
+        input:
+            unpack(_comparison_inputs),
+        output:
+            predictions="results/dnn/{variant}/selected/fold{fold}/predictions.tsv",
+            history="results/dnn/{variant}/selected/fold{fold}/history.tsv",
+            epoch_predictions="results/dnn/{variant}/selected/fold{fold}/val_predictions.tsv.gz",
+        log:
+            "results/logs/dnn_compare/{variant}/fold{fold}.log",
+        benchmark:
+            "results/benchmarks/dnn_compare/{variant}/fold{fold}.tsv"
+        wildcard_constraints:
+            variant="scratch|pretrain",
+        conda:
+            "../envs/tensorflow.yaml"
+        threads: config["training"]["threads"]
+        resources:
+            **training_resources("dnn"),
+        params:
+            **_dnn_compare_params(),
+            folds=lambda w: [int(w.fold)],
+        script:
+            "../scripts/train_dnn.py"
+
+else:
+    # training.folds_per_job > 1: as dnn_cv, one rule per run of folds.
+    for chunk in FOLD_CHUNKS:
+
+        rule:
+            """Comparison networks (scratch, pretrain) with the selected hyperparameters and no
+            dropout (paper §2.4), once per fold of a run of folds, in one job."""
+            name:
+                f"dnn_compare_folds{chunk[0]}to{chunk[-1]}"
+            input:
+                unpack(_comparison_inputs),
+            output:
+                **_dnn_fold_outputs("results/dnn/{variant}/selected/fold{k}", chunk),
+            log:
+                f"results/logs/dnn_compare/{{variant}}/folds{chunk[0]}to{chunk[-1]}.log",
+            benchmark:
+                f"results/benchmarks/dnn_compare/{{variant}}/folds{chunk[0]}to{chunk[-1]}.tsv"
+            wildcard_constraints:
+                variant="scratch|pretrain",
+            conda:
+                "../envs/tensorflow.yaml"
+            threads: config["training"]["threads"]
+            resources:
+                **training_resources("dnn", len(chunk)),
+            params:
+                **_dnn_compare_params(),
+                folds=list(chunk),
+            script:
+                "../scripts/train_dnn.py"
 
 
 rule dnn_collect:

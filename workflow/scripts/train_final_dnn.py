@@ -2,8 +2,8 @@
 attributions in the same process (one TensorFlow import per model).
 
 ``params.fold`` = k: the CV job of the selected configuration for fold k, repeated with the
-same recipe (radiogenomics.networks.train: same seed, data and hyperparameters); on CPU
-training is deterministic, so the saved model is the CV model. The job stops with an error
+same recipe (radiogenomics.networks.train: same seed, data, hyperparameters and
+training.backend); on CPU training is deterministic, so the saved model is the CV model. The job stops with an error
 unless the retrain's last validation loss equals the CV job's (``input.cv_history``) at that
 epoch (radiogenomics.networks.check_reproduces). ``params.fold`` = None: all supervised
 patients, seed ``derive(seed, "dnn", "pretrain_dropout", <config>, "final")``, no validation.
@@ -22,8 +22,8 @@ with gpu.claim(snakemake.config["training"]["gpu_slots_dir"]) as slot:  # before
 
     from radiogenomics import attribution, backend, io, names, networks, probes
 
-    backend.configure_threads(snakemake.threads)
-    log.info("device %s", slot.device or "cpu")
+    backend.configure_job(p.backend, snakemake.threads)
+    log.info("device %s, training backend %s", slot.device or "cpu", p.backend)
     chosen = io.read_json(inp.selected)
     data = networks.read_supervised(inp.expression, inp.features, inp.folds)
     spec = networks.NetworkSpec(
@@ -33,7 +33,7 @@ with gpu.claim(snakemake.config["training"]["gpu_slots_dir"]) as slot:  # before
         sgd=networks.SGD(learning_rate=float(chosen["learning_rate"]), decay=float(chosen["decay"]),
                          momentum=p.momentum, batch_size=p.batch_size, epochs=networks.epoch_count(chosen, p.epochs),
                          **p.loop))
-    net = networks.train(spec, data, p.fold, autoencoder=inp.autoencoder)
+    net = networks.train(spec, data, p.fold, autoencoder=inp.autoencoder, backend=p.backend)
     if p.fold is not None:
         networks.check_reproduces(net.history, io.read_tsv(inp.cv_history, index_col=None), inp.cv_history)
 

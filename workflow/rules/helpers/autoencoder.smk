@@ -11,6 +11,19 @@ def _ae_training_params():
         "batch_size": int(ae["batch_size"]),
         "epochs": int(ae["epochs"]),
         "loop": _training_loop(),
+        "backend": TRAINING_BACKEND,
+    }
+
+
+def _ae_cv_params():
+    """Params of a CV job beside _ae_training_params: its grid point (from the wildcards)
+    and the job layout (training.folds_per_job)."""
+    return {
+        "config": lambda w: f"{w.activation}_lr{w.lr}_decay{w.decay}",
+        "activation": lambda w: w.activation,
+        "learning_rate": lambda w: float(w.lr),
+        "decay": lambda w: float(w.decay),
+        "folds_per_job": FOLDS_PER_JOB,
     }
 
 

@@ -59,6 +59,9 @@ def validate(config: dict, schema_path) -> dict:
             key = _key(err.absolute_path)
             if err.validator == "additionalProperties":
                 lines.append(f"config key {key}: {err.message} (see config/README.md for the allowed keys)")
+            elif err.validator in ("anyOf", "oneOf") and "description" in err.schema:
+                # "... is not valid under any of the given schemas" says nothing of what is
+                lines.append(f"config key {key}: {err.message}; expected {err.schema['description']}")
             else:
                 lines.append(f"config key {key}: {err.message}")
         raise RadiogenomicsError("invalid configuration:\n  " + "\n  ".join(lines))
@@ -89,6 +92,12 @@ def _semantic_checks(config: dict) -> None:
     if table is not None and ("columns" in table) == ("regex" in table):
         problems.append("config key data.features_table: set exactly one of columns (a list of column names) "
                         "and regex (the columns whose names it matches)")
+    per_job = config.get("training", {}).get("folds_per_job", 1)
+    if isinstance(per_job, int) and per_job > config["cv"]["folds"]:
+        problems.append(
+            f"config key training.folds_per_job: {per_job} folds per job, but cv.folds is "
+            f"{config['cv']['folds']}; expected a positive integer up to cv.folds, or all"
+        )
     labels = config["features"]["labels"]
     if len(set(labels.values())) != len(labels):
         problems.append(f"config key features.labels: two regions share one label value ({labels})")
@@ -96,6 +105,23 @@ def _semantic_checks(config: dict) -> None:
         problems.append("config key features.labels: 0 is the background label and cannot be a region")
     if problems:
         raise RadiogenomicsError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def folds_per_job(config: dict) -> int:
+    """``training.folds_per_job`` of a validated config as a number of folds (``all``: cv.folds)."""
+    per_job = config["training"]["folds_per_job"]
+    return int(config["cv"]["folds"]) if per_job == "all" else int(per_job)
+
+
+def fold_chunks(folds, per_job: int) -> list[list[int]]:
+    """``folds`` (1..K) in runs of ``per_job`` consecutive folds, the folds one training job
+    trains (``training.folds_per_job``); the last run may be shorter: ``fold_chunks([1..10], 4)``
+    = ``[[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]``."""
+    folds = [int(k) for k in folds]
+    per_job = int(per_job)
+    if per_job < 1:
+        raise RadiogenomicsError(f"config key training.folds_per_job: expected a positive integer, got {per_job}")
+    return [folds[i:i + per_job] for i in range(0, len(folds), per_job)]
 
 
 def read_yaml(path):

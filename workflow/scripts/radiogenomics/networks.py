@@ -11,6 +11,14 @@ stage's retrained fold and final models -- calls :func:`train` with
 * the *fold*: k (train on the other folds, validate on fold k) or None (train on every
   patient of ``data.folds``, no validation).
 
+:func:`train_folds` trains several folds of one spec in one job (``training.folds_per_job``):
+with ``backend="tensorflow"`` one after another, each exactly as :func:`train` trains it alone
+(so the files are those of single-fold jobs, byte for byte); with ``backend="jax"`` the folds'
+Keras models are built by TensorFlow exactly as :func:`train` builds them (same seeds, same
+encoder transfer) and trained all at once by :func:`radiogenomics.jax_loop.fit_folds`
+(``training.backend: jax``; the models get the trained weights back, so saving and predicting
+are unchanged).
+
 The job's seed is ``seeds.derive(seed, "autoencoder", config, fold)`` or
 ``seeds.derive(seed, "dnn", variant, config, fold)`` with ``fold`` = ``"final"`` for None, so
 the association stage's retraining of the selected ``pretrain_dropout`` configuration on fold k
@@ -27,6 +35,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+import numpy as np
+
 from . import backend, io, models, seeds, sgd_loop, training
 from .cohort import supervised_data
 from .errors import RadiogenomicsError
@@ -41,6 +51,8 @@ log = logging.getLogger(__name__)
 REPRODUCE_RTOL = 1e-4
 #: absolute floor of that comparison, for validation losses near 0 (float32 resolution)
 REPRODUCE_ATOL = 1e-7
+#: training.backend values: TensorFlow's fast loop (radiogenomics.training) or JAX (jax_loop)
+BACKENDS = ("tensorflow", "jax")
 
 
 @dataclass(frozen=True)
@@ -182,24 +194,23 @@ class Trained:
         return pd.DataFrame(pred, index=pd.Index(inputs.index, name="patient"), columns=list(columns))
 
 
-def train(spec, data: Data, fold, *, autoencoder=None, keep_val_predictions: bool = False) -> Trained:
-    """Train ``spec`` on ``data`` with fold ``fold`` held out (None: all patients); see the
-    module docstring. ``autoencoder``: the trained autoencoder whose encoder a ``pretrained``
-    network starts from, a Keras model or the path of its ``.keras`` file (then loaded after
-    the network is built and dropped before training, as the CV jobs always did).
-    ``keep_val_predictions``: also keep every epoch's validation predictions
-    (``selection.epoch: best``)."""
+def _check_backend(name) -> str:
+    if name not in BACKENDS:
+        raise RadiogenomicsError(f"config key training.backend: expected one of {BACKENDS}, got {name!r}")
+    return name
+
+
+def _build(spec, data: Data, fold, autoencoder):
+    """(model, nonneg layer names, training ids, validation ids, seed) of ``fold``: the model
+    built from the fold's seed, the autoencoder's encoder transferred into a pre-trained one
+    (a path is loaded after the network is built and dropped at once)."""
     train_ids, val_ids = data.split(fold)
     seed = spec.run_seed(fold)
-    x = data.inputs.loc[train_ids].to_numpy("float32")
-    y = data.targets.loc[train_ids].to_numpy("float32")
-    validation = {}
-    if val_ids:
-        validation = {"x_val": data.inputs.loc[val_ids].to_numpy("float32"),
-                      "y_val": data.targets.loc[val_ids].to_numpy("float32")}
+    n_inputs, n_outputs = data.inputs.shape[1], data.targets.shape[1]
     log.info("%s (%s): %d training / %d validation patients, %d inputs, %d outputs, seed %d", spec.describe(),
-             "all patients" if fold is None else f"fold {fold}", len(x), len(val_ids), x.shape[1], y.shape[1], seed)
-    model, nonneg = spec.build(x.shape[1], y.shape[1], seed)
+             "all patients" if fold is None else f"fold {fold}", len(train_ids), len(val_ids), n_inputs,
+             n_outputs, seed)
+    model, nonneg = spec.build(n_inputs, n_outputs, seed)
     if spec.pretrained:
         if autoencoder is None:
             raise RadiogenomicsError(f"{spec.describe()}: pre-trained, but no autoencoder given")
@@ -208,12 +219,104 @@ def train(spec, data: Data, fold, *, autoencoder=None, keep_val_predictions: boo
             source = backend.keras().models.load_model(source, compile=False)
         log.info("transferred %s", models.transfer_encoder(source, model))
         del source
+    return model, nonneg, train_ids, val_ids, seed
+
+
+def train(spec, data: Data, fold, *, autoencoder=None, keep_val_predictions: bool = False,
+          backend: str = "tensorflow") -> Trained:
+    """Train ``spec`` on ``data`` with fold ``fold`` held out (None: all patients); see the
+    module docstring. ``autoencoder``: the trained autoencoder whose encoder a ``pretrained``
+    network starts from, a Keras model or the path of its ``.keras`` file (then loaded after
+    the network is built and dropped before training, as the CV jobs always did).
+    ``keep_val_predictions``: also keep every epoch's validation predictions
+    (``selection.epoch: best``). ``backend``: ``"tensorflow"`` (:func:`radiogenomics.training.fit`)
+    or ``"jax"`` (:func:`train_folds` with this one fold)."""
+    if _check_backend(backend) == "jax":
+        return train_folds(spec, data, [fold], autoencoder=autoencoder, keep_val_predictions=keep_val_predictions,
+                           backend="jax")[0]
+    model, nonneg, train_ids, val_ids, seed = _build(spec, data, fold, autoencoder)
+    x = data.inputs.loc[train_ids].to_numpy("float32")
+    y = data.targets.loc[train_ids].to_numpy("float32")
+    validation = {}
+    if val_ids:
+        validation = {"x_val": data.inputs.loc[val_ids].to_numpy("float32"),
+                      "y_val": data.targets.loc[val_ids].to_numpy("float32")}
     predictions = [] if keep_val_predictions and val_ids else None
     history = training.fit(model, x, y, **validation, loss=spec.loss, seed=seed, nonneg=nonneg,
                            val_predictions=predictions, **spec.sgd.fit_arguments())
-    log.info("final epoch: loss %.6g, val_loss %.6g", history["loss"].iloc[-1], history["val_loss"].iloc[-1])
+    if len(history):
+        log.info("final epoch: loss %.6g, val_loss %.6g", history["loss"].iloc[-1], history["val_loss"].iloc[-1])
     return Trained(model=model, history=history, seed=seed, train_ids=train_ids, val_ids=val_ids,
                    val_predictions=predictions)
+
+
+def train_folds(spec, data: Data, folds, *, autoencoder=None, keep_val_predictions: bool = False,
+                backend: str = "tensorflow") -> list[Trained]:
+    """Train ``spec`` once per fold of ``folds`` (each k: train on the other folds, validate on
+    k; None: all patients), in one job; a list of :class:`Trained` in the order of ``folds``.
+
+    ``backend="tensorflow"``: :func:`train` for each fold in turn (the same numbers as one job
+    per fold). ``backend="jax"``: every fold's model is built as :func:`train` builds it, then
+    all are trained by one :func:`radiogenomics.jax_loop.fit_folds` call (vmapped over the
+    folds' stacked weights; every fold sees the batches and dropout masks it would see alone)
+    and get the trained weights back; histories have the same columns (``epoch``, ``loss``,
+    ``val_loss``). The other arguments are :func:`train`'s.
+    """
+    folds = list(folds)
+    if not folds:
+        raise RadiogenomicsError(f"{spec.describe()}: no folds to train")
+    if _check_backend(backend) == "tensorflow":
+        return [train(spec, data, fold, autoencoder=autoencoder, keep_val_predictions=keep_val_predictions)
+                for fold in folds]
+    return _train_folds_jax(spec, data, folds, autoencoder, keep_val_predictions)
+
+
+def _train_folds_jax(spec, data: Data, folds, autoencoder, keep_val_predictions) -> list[Trained]:
+    """:func:`train_folds` with ``backend="jax"``: TensorFlow builds the models (off the GPU),
+    JAX trains them. ``x`` and ``y`` hold every patient of ``data.folds`` once; each fold is
+    its training and validation rows' positions in them, in :func:`train`'s order."""
+    backend.keep_tensorflow_off_gpus()
+    backend.jax()  # a missing JAX is one line that says how to install it
+    from . import jax_loop  # noqa: PLC0415 (imports JAX)
+
+    rows = pd.Index(data.folds.index)
+    x = data.inputs.loc[rows].to_numpy("float32")
+    y = data.targets.loc[rows].to_numpy("float32")
+    if isinstance(autoencoder, (str, os.PathLike)) and spec.pretrained:
+        autoencoder = backend.keras().models.load_model(autoencoder, compile=False)  # once for all folds
+    built, layers, initial, jobs = [], None, [], []
+    for fold in folds:
+        model, nonneg, train_ids, val_ids, seed = _build(spec, data, fold, autoencoder)
+        described = jax_loop.describe(model, nonneg)
+        if layers is not None and described != layers:
+            raise RadiogenomicsError(f"{spec.describe()}: the folds' models differ in their layers")
+        layers = described
+        initial.append(jax_loop.weights_of(model))
+        jobs.append(jax_loop.Fold(train=rows.get_indexer(train_ids), val=rows.get_indexer(val_ids), seed=seed))
+        built.append((model, train_ids, val_ids, seed))
+    del autoencoder
+    sgd = spec.sgd
+    results = jax_loop.fit_folds(
+        layers, initial, x, y, jobs, loss=spec.loss, learning_rate=float(sgd.learning_rate),
+        decay=float(sgd.decay), momentum=float(sgd.momentum), batch_size=int(sgd.batch_size),
+        epochs=int(sgd.epochs), keep_val_predictions=bool(keep_val_predictions))
+    trained = []
+    for (model, train_ids, val_ids, seed), result in zip(built, results, strict=True):
+        jax_loop.set_weights(model, result.weights)
+        history = pd.DataFrame({
+            "epoch": np.asarray(result.history["epoch"], dtype=np.int64),
+            "loss": np.asarray(result.history["loss"], dtype=np.float64),
+            "val_loss": np.asarray(result.history["val_loss"], dtype=np.float64),
+        })
+        predictions = None
+        if keep_val_predictions and val_ids:
+            predictions = [np.asarray(p, dtype=np.float32) for p in result.val_predictions]
+        if len(history):
+            log.info("seed %d, final epoch: loss %.6g, val_loss %.6g", seed, history["loss"].iloc[-1],
+                     history["val_loss"].iloc[-1])
+        trained.append(Trained(model=model, history=history, seed=seed, train_ids=train_ids, val_ids=val_ids,
+                               val_predictions=predictions))
+    return trained
 
 
 def check_reproduces(history: pd.DataFrame, cv_history: pd.DataFrame, cv_path) -> None:
