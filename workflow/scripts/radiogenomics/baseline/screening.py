@@ -105,6 +105,9 @@ F64_DOT_RTOL = 1e-12
 #: Rounding of the travel T per Newton update, relative to ||x_cj||/n · ||r||: r is moved
 #: between eigenbases at each rebase (error ≈ N u ||r||, about 1e-14 for N ~ 100).
 TRAVEL_RTOL = 1e-12
+#: ||Δd - Δc v||² from ||Δd||² - Δc Δdᵀv cancels when Δd is nearly along v: its rounding
+#: (a few u ||Δd||²) is covered by adding this share of ||Δd||².
+PYTHAGORAS_RTOL = 1e-12
 
 
 def linear_fit(d, v):
@@ -303,7 +306,7 @@ class Screening:
         margin = exact_margin(z0c, path.state[kk, gi], g_new, self.cnorm[kk, gi] * (rn[pi]))
         self.ph = np.concatenate([self.ph[keep], self.travel[kk] - g_new + margin])
         self.pcount = np.bincount(self.pk, minlength=path.P)
-        self._rates(ks)
+        self._rates(ks, kk, s0c, self.cnorm[kk, gi])
         self.r0[ks] = r
         self.x0t[ks] = path.xt[ks]
         self.v0r[ks] = v0r
@@ -327,26 +330,29 @@ class Screening:
 
     def advance(self, idx, old, new):
         """Travel of the problems ``idx`` over one Newton update xt: old -> new (eigenbasis):
-        T += (max|s_j| |Δc| + max ||x_cj||/n ||Δd - Δc v||)(1 + F64_MARGIN) plus rounding."""
+        T += (max|s_j| |Δc| + max ||x_cj||/n ||Δd - Δc v||)(1 + F64_MARGIN) plus rounding,
+        Δc = Δdᵀv / vᵀv and ||Δd - Δc v||² = ||Δd||² - Δc Δdᵀv (Pythagoras)."""
         dx = new - old
-        v = self.vlt[idx]
-        dc, od = linear_fit(dx, v)
+        dv = np.einsum("ij,ij->i", dx, self.vlt[idx])
+        dd = np.einsum("ij,ij->i", dx, dx)
+        vv = np.einsum("ij,ij->i", self.vlt[idx], self.vlt[idx])
+        dc = np.where(vv > 0, dv / np.where(vv > 0, vv, 1.0), 0.0)
+        od = np.sqrt(np.maximum(dd - dc * dv, 0.0) + PYTHAGORAS_RTOL * dd)
         xn = np.sqrt(np.einsum("ij,ij->i", new, new))
         b = self.bmax[idx]
         self.travel[idx] += ((self.smax[idx] * np.abs(dc) + b * od) * (1 + F64_MARGIN)
                              + b * TRAVEL_RTOL * xn)
 
-    def _rates(self, ks):
-        """Largest |s_j| and ||x_cj|| / n over the pairs of each problem of ``ks``."""
-        path = self.path
-        inK = np.zeros(path.P, dtype=bool)
-        inK[ks] = True
-        m = inK[self.pk]
+    def _rates(self, ks, kk, sl, cn):
+        """Largest |s_j| and ||x_cj|| / n of the pairs of each problem of ``ks``, given all of
+        their pairs (problems ``kk``, each in one run; slopes ``sl``; gene norms ``cn``)."""
         self.smax[ks] = 0.0
         self.bmax[ks] = 0.0
-        pk = self.pk[m]
-        np.maximum.at(self.smax, pk, np.abs(self.sl[m]))
-        np.maximum.at(self.bmax, pk, self.cn[m] / path.n[pk])
+        if len(kk):
+            first = np.flatnonzero(np.r_[True, kk[1:] != kk[:-1]])
+            k = kk[first]
+            self.smax[k] = np.maximum.reduceat(np.abs(sl), first)
+            self.bmax[k] = np.maximum.reduceat(cn, first) / self.path.n[k]
 
     def sync(self, gamma, problems):
         """Bring the stored status of the candidate pairs of ``problems`` in line with r.
@@ -415,7 +421,8 @@ class Screening:
             rnorm[uk] = np.sqrt(np.einsum("ij,ij->i", path.r[uk], path.r[uk])) / path.n[uk]
             margin[jn] = exact_margin(z, target[jn], gamma[kj], self.cn[pj] * rnorm[kj])
             if len(fullp):
-                self._rates(fullp)
+                f = full[kj]  # all pairs of the full problems, one run each
+                self._rates(fullp, kj[f], self.sl[pj[f]], self.cn[pj[f]])
             path.stats["full_rechecks"] = path.stats.get("full_rechecks", 0) + len(fullp)
             path.stats["pair_checks"] = path.stats.get("pair_checks", 0) + len(jn)
         path.stats["pair_predictions"] = path.stats.get("pair_predictions", 0) + len(due)
