@@ -200,6 +200,66 @@ def test_single_precision_screening_keeps_path_exact():
     assert path.failed == {} and path.stats["refreshes"] > P
 
 
+def _lockstep_path(seed=21):
+    X, y, _ = planted(n=40, p=300, seed=seed)
+    folds = np.arange(40) % 4
+    train = np.stack([folds != f for f in range(4)])
+    alphas = np.array([0.1, 0.6])
+    lams = np.stack([baseline.lambda_grid(X, y, a, 80, 0.01) for a in alphas])
+    return dual_path.DualPath(X, y, np.tile(train, (2, 1)), np.repeat(alphas, 4), np.repeat(lams, 4, axis=0))
+
+
+def test_pair_triggers_bound_the_distance_to_the_threshold():
+    """A candidate pair that is not due (travel - γ below its trigger) is provably clear of
+    the tie band: its exact z is at least (trigger - (travel - γ)) from it, on the side of its
+    stored status, after every step."""
+    path = _lockstep_path()
+    screen = path.screen
+    checked = 0
+    for t in range(80):
+        path.step(t)
+        if not len(screen.pk):
+            continue
+        path.materialize(np.arange(path.P))
+        gamma = path.lambdas[:, t] * path.alpha
+        pk = screen.pk
+        z = np.einsum("ij,ij->i", path.Xt[screen.pg], path.r[pk]) / path.n[pk]
+        left = screen.ph - (screen.travel - gamma)[pk]  # margin still guaranteed
+        clear = np.where(screen.pst == 0, gamma[pk] - np.abs(z), screen.pst * z - gamma[pk])
+        band = gamma[pk] * 1e-10 + 1e-15
+        ok = (left <= 0) | (screen.t_end[pk] < 0)  # (windows reset after a damped Newton: renewed next step)
+        checked += int(np.sum(~ok))
+        assert np.all(clear[~ok] - band[~ok] >= left[~ok] * (1 - 1e-9) - 1e-14)
+    assert checked > 0 and path.failed == {}
+
+
+def test_due_pairs_give_the_statuses_of_checking_every_pair(monkeypatch):
+    """Examining only the due pairs changes the work, not the path: the same statuses and
+    coefficients at every step as examining every candidate pair at every Newton iteration."""
+    from radiogenomics.baseline import screening
+
+    lazy = _lockstep_path()
+    states, coefs = [], []
+    for t in range(80):
+        lazy.step(t)
+        states.append(lazy.state.copy())
+        coefs.append([lazy.coef(k, t)[0] for k in range(lazy.P)])
+    sync = screening.Screening.sync
+
+    def every_pair(self, gamma, problems):
+        self.ph[:] = -np.inf  # every pair due
+        return sync(self, gamma, problems)
+
+    monkeypatch.setattr(screening.Screening, "sync", every_pair)
+    eager = _lockstep_path()
+    for t in range(80):
+        eager.step(t)
+        np.testing.assert_array_equal(eager.state, states[t])
+        for k in range(eager.P):
+            np.testing.assert_allclose(eager.coef(k, t)[0], coefs[t][k], rtol=0, atol=1e-12)
+    assert eager.stats["pair_predictions"] > 2 * lazy.stats["pair_predictions"]
+
+
 # Regression (demo cohort, feature enhancing_volume: "damped Newton did not converge at step 0").
 # The refit on all patients starts at λ = λ_max, where the top gene sits exactly on the
 # threshold |x_cjᵀy_c|/n = λα; rounding made it flip between active and inactive at the

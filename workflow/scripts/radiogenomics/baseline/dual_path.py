@@ -118,6 +118,7 @@ class DualPath:
         if len(st):
             self._rebase(st)
         idx, xt = self.fact.solve(idx, beta, gamma)
+        self.screen.advance(np.arange(self.P)[idx], self.xt[idx], xt)
         self.xt[idx] = xt
         self.rvalid[idx] = False
 

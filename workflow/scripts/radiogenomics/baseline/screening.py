@@ -16,6 +16,15 @@ every Newton iteration would dominate the cost, so each problem has a *screening
   others become the window's *candidate pairs* (problem, gene).
 * Between openings (``sync``) only candidate pairs are examined, from their last exact
   values with the same first-order bound; those it cannot settle get exact z.
+* A pair is examined only when it is *due*. Every evaluation (predicted or exact) leaves a
+  margin g: how far z's interval is from the threshold band. Between evaluations z moves
+  by at most |s_j| Σ|Δc| + ||x_cj||/n Σ||Δd_⊥|| (Δd_⊥ = Δr - Δc v, each Newton update
+  split along the direction), which is below T, the problem's *travel*
+  (``advance``: the same sums with the largest |s_j| and ||x_cj||/n of its pairs). So a
+  pair evaluated at travel T0 and threshold γ0 cannot reach the band while
+  T - γ < T0 - γ0 + g (for an active pair the decrease of γ only adds margin); its trigger
+  T0 - γ0 + g is stored and pairs are re-examined only once T - γ reaches it. The statuses
+  are the same as examining every pair every time: only the work changes.
 
 Window lengths adapt to the cost balance (``WKAPPA``), window ends are aligned
 (``WALIGN``) so that openings share passes over X, and a pass renews every window that
@@ -93,6 +102,12 @@ F64_MARGIN = 1e-9
 ABS_SLACK = 1e-15
 #: Rounding of an exact (double-precision) z and of z + c s, relative to their terms.
 F64_DOT_RTOL = 1e-12
+#: Rounding of the travel T per Newton update, relative to ||x_cj||/n · ||r||: r is moved
+#: between eigenbases at each rebase (error ≈ N u ||r||, about 1e-14 for N ~ 100).
+TRAVEL_RTOL = 1e-12
+#: ||Δd - Δc v||² from ||Δd||² - Δc Δdᵀv cancels when Δd is nearly along v: its rounding
+#: (a few u ||Δd||²) is covered by adding this share of ||Δd||².
+PYTHAGORAS_RTOL = 1e-12
 
 
 def linear_fit(d, v):
@@ -102,6 +117,13 @@ def linear_fit(d, v):
     c[vv == 0] = 0.0
     dc = d - c[:, None] * v
     return c, np.sqrt(np.einsum("ij,ij->i", dc, dc))
+
+
+def exact_margin(z, st, gamma, zerr):
+    """How far an exact z (status st, its rounding ≤ F64_DOT_RTOL · zerr, zerr ≥ Σ|x_ij r_i|/n)
+    is from the tie band around ±γ on its own side (negative: inside it)."""
+    band = ABS_SLACK + TIE_RTOL * gamma + F64_DOT_RTOL * zerr
+    return np.where(st == 0, gamma - np.abs(z), st * z - gamma) - band
 
 
 class Screening:
@@ -132,6 +154,12 @@ class Screening:
         self.sl = np.zeros(0)
         self.cn = np.zeros(0)
         self.pst = np.zeros(0, dtype=np.int8)
+        # ... and its trigger: the pair is due once the problem's travel - γ reaches it
+        self.ph = np.zeros(0)
+        self.travel = np.zeros(P)  # T: bound on how far any pair's z moved (module docstring)
+        self.smax = np.zeros(P)  # largest |s_j| of the problem's pairs
+        self.bmax = np.zeros(P)  # largest ||x_cj|| / n of the problem's pairs
+        self.pcount = np.zeros(P, dtype=int)  # pairs per problem
         # window reference point and direction (opening: 0; pairs' last exact values: l)
         self.r0 = path.r.copy()
         self.x0t = path.xt.copy()
@@ -170,7 +198,7 @@ class Screening:
             change = np.clip(EFAC_TARGET * self.eratio[ko], *EFAC_CHANGE)
             self.efac[ko] = np.clip(self.efac[ko] * change, *EFAC_RANGE)
             lasted = np.maximum(t - self.t_open[ko], 1)
-            cnt = np.bincount(self.pk, minlength=path.P)[ko]
+            cnt = self.pcount[ko]
             rho = np.maximum(cnt, 1) / np.maximum(self.window_w[ko], 1)
             w_new = np.clip(np.sqrt(WKAPPA * path.p / rho), 1,
                             np.minimum(2 * self.window_w[ko], WMAX)).astype(int)
@@ -274,6 +302,11 @@ class Screening:
         self.sl = np.concatenate([self.sl[keep], s0c])
         self.cn = np.concatenate([self.cn[keep], self.cnorm[kk, gi]])
         self.pst = np.concatenate([self.pst[keep], path.state[kk, gi]])
+        g_new = gamma[kk]
+        margin = exact_margin(z0c, path.state[kk, gi], g_new, self.cnorm[kk, gi] * (rn[pi]))
+        self.ph = np.concatenate([self.ph[keep], self.travel[kk] - g_new + margin])
+        self.pcount = np.bincount(self.pk, minlength=path.P)
+        self._rates(ks, kk, s0c, self.cnorm[kk, gi])
         self.r0[ks] = r
         self.x0t[ks] = path.xt[ks]
         self.v0r[ks] = v0r
@@ -295,56 +328,111 @@ class Screening:
         self.eratio[idx] = np.maximum(self.eratio[idx], e / self.emax[idx])
         return (e <= self.emax[idx]) & (c >= C_LO) & (c <= self.c_hi[idx])
 
+    def advance(self, idx, old, new):
+        """Travel of the problems ``idx`` over one Newton update xt: old -> new (eigenbasis):
+        T += (max|s_j| |Δc| + max ||x_cj||/n ||Δd - Δc v||)(1 + F64_MARGIN) plus rounding,
+        Δc = Δdᵀv / vᵀv and ||Δd - Δc v||² = ||Δd||² - Δc Δdᵀv (Pythagoras)."""
+        dx = new - old
+        dv = np.einsum("ij,ij->i", dx, self.vlt[idx])
+        dd = np.einsum("ij,ij->i", dx, dx)
+        vv = np.einsum("ij,ij->i", self.vlt[idx], self.vlt[idx])
+        dc = np.where(vv > 0, dv / np.where(vv > 0, vv, 1.0), 0.0)
+        od = np.sqrt(np.maximum(dd - dc * dv, 0.0) + PYTHAGORAS_RTOL * dd)
+        xn = np.sqrt(np.einsum("ij,ij->i", new, new))
+        b = self.bmax[idx]
+        self.travel[idx] += ((self.smax[idx] * np.abs(dc) + b * od) * (1 + F64_MARGIN)
+                             + b * TRAVEL_RTOL * xn)
+
+    def _rates(self, ks, kk, sl, cn):
+        """Largest |s_j| and ||x_cj|| / n of the pairs of each problem of ``ks``, given all of
+        their pairs (problems ``kk``, each in one run; slopes ``sl``; gene norms ``cn``)."""
+        self.smax[ks] = 0.0
+        self.bmax[ks] = 0.0
+        if len(kk):
+            first = np.flatnonzero(np.r_[True, kk[1:] != kk[:-1]])
+            k = kk[first]
+            self.smax[k] = np.maximum.reduceat(np.abs(sl), first)
+            self.bmax[k] = np.maximum.reduceat(cn, first) / self.path.n[k]
+
     def sync(self, gamma, problems):
         """Bring the stored status of the candidate pairs of ``problems`` in line with r.
 
-        The first-order prediction z_l + c s_l from the pairs' last exact values settles
-        most; the unsettled pairs get exact z (all of a problem's pairs, and a new reference
-        point, when they are ≥ 1/SYNC_FULL of them). Returns the problems whose active set
-        or signs changed.
+        Only the pairs that are due are examined (module docstring). The first-order
+        prediction z_l + c s_l from the pairs' last exact values settles most; the unsettled
+        pairs get exact z (all of a problem's pairs, and a new reference point, when they are
+        ≥ 1/SYNC_FULL of its pairs). Returns the problems whose active set or signs changed.
         """
         path = self.path
-        inS = np.zeros(path.P, dtype=bool)
+        P = path.P
+        inS = np.zeros(P, dtype=bool)
         inS[problems] = True
-        sel = np.flatnonzero(inS[self.pk])
-        if len(sel) == 0:
+        key = np.where(inS, self.travel - gamma, -np.inf)
+        due = np.flatnonzero(key[self.pk] >= self.ph)
+        if len(due) == 0:
             return np.zeros(0, dtype=int)
-        pk = self.pk[sel]
-        d = path.xt - self.xl
-        c = np.zeros(path.P)
-        e = np.zeros(path.P)
-        c[problems], e[problems] = linear_fit(d[problems], self.vlt[problems])
-        zl, sl = self.zl[sel], self.sl[sel]
+        pk = self.pk[due]
+        dp = np.flatnonzero(np.bincount(pk, minlength=P))
+        d = np.zeros_like(path.xt)
+        d[dp] = path.xt[dp] - self.xl[dp]
+        c = np.zeros(P)
+        e = np.zeros(P)
+        c[dp], e[dp] = linear_fit(d[dp], self.vlt[dp])
+        zl, sl = self.zl[due], self.sl[due]
         cs = c[pk] * sl
         zp = zl + cs
         g = gamma[pk]
         # (a settled pair is farther than the tie band from the threshold, so its plain
         # predicted status is its status; pairs that may be in the band are recomputed)
-        unsettled = (np.abs(np.abs(zp) - g)
-                     <= self.cn[sel] * (e / path.n)[pk] * (1 + F64_MARGIN) + ABS_SLACK + TIE_RTOL * g
-                     + F64_DOT_RTOL * (np.abs(zl) + np.abs(cs)))
+        dist = np.abs(np.abs(zp) - g) - (self.cn[due] * (e / path.n)[pk] * (1 + F64_MARGIN) + ABS_SLACK
+                                         + TIE_RTOL * g + F64_DOT_RTOL * (np.abs(zl) + np.abs(cs)))
+        unsettled = dist <= 0
         target = (zp > g).view(np.int8) - (zp < -g).view(np.int8)
-        old = self.pst[sel]
+        margin = dist
+        ev = due
         if unsettled.any():
-            ucnt = np.bincount(pk[unsettled], minlength=path.P)
-            pcnt = np.bincount(pk, minlength=path.P)
-            full = (ucnt > 0) & (SYNC_FULL * ucnt >= pcnt)
+            ucnt = np.bincount(pk[unsettled], minlength=P)
+            full = (ucnt > 0) & (SYNC_FULL * ucnt >= self.pcount)
+            exact = unsettled
+            if full.any():
+                # every pair of those problems is evaluated (exactly), due or not
+                ev = np.flatnonzero((key[self.pk] >= self.ph) | full[self.pk])
+                pos = np.searchsorted(ev, due)
+                pk = self.pk[ev]
+                t2 = np.zeros(len(ev), dtype=np.int8)
+                t2[pos] = target
+                target = t2
+                m2 = np.zeros(len(ev))
+                m2[pos] = margin
+                margin = m2
+                u2 = np.zeros(len(ev), dtype=bool)
+                u2[pos] = unsettled
+                exact = u2 | full[pk]
             path.materialize(np.flatnonzero(ucnt))
-            jn = np.flatnonzero(unsettled | full[pk])
-            pj = sel[jn]
+            jn = np.flatnonzero(exact)
+            pj = ev[jn]
             kj = pk[jn]
             z = np.einsum("ij,ij->i", path.Xt[self.pg[pj]], path.r[kj]) / path.n[kj]
             fullp = np.flatnonzero(full)
             if len(fullp):
                 self._new_reference(fullp, full[kj], pj, kj, z, d)
-            target[jn] = status(z, gamma[kj], old[jn])
+            target[jn] = status(z, gamma[kj], self.pst[pj])
+            rnorm = np.zeros(P)
+            uk = np.flatnonzero(ucnt | full)
+            rnorm[uk] = np.sqrt(np.einsum("ij,ij->i", path.r[uk], path.r[uk])) / path.n[uk]
+            margin[jn] = exact_margin(z, target[jn], gamma[kj], self.cn[pj] * rnorm[kj])
+            if len(fullp):
+                f = full[kj]  # all pairs of the full problems, one run each
+                self._rates(fullp, kj[f], self.sl[pj[f]], self.cn[pj[f]])
             path.stats["full_rechecks"] = path.stats.get("full_rechecks", 0) + len(fullp)
             path.stats["pair_checks"] = path.stats.get("pair_checks", 0) + len(jn)
+        path.stats["pair_predictions"] = path.stats.get("pair_predictions", 0) + len(due)
+        old = self.pst[ev]
+        self.ph[ev] = (self.travel - gamma)[pk] + np.maximum(margin, 0.0)
         ch = np.flatnonzero(target != old)
         if len(ch) == 0:
             return np.zeros(0, dtype=int)
         ch = ch[np.argsort(pk[ch], kind="stable")]  # by problem (the pairs are in no order)
-        pc = sel[ch]
+        pc = ev[ch]
         kc, gc, nc = self.pk[pc], self.pg[pc], target[ch]
         self._set_status(kc, gc, old[ch], nc)
         self.pst[pc] = nc
