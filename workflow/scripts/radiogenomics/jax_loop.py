@@ -56,8 +56,8 @@ dense gradient at every step (on a CPU about 9 passes over the parameters per st
 ``"lowrank"`` and ``"auto"`` (the default) update the big unconstrained kernels in the low-rank
 and span forms of :mod:`radiogenomics.jax_lowrank` (its docstring: formulas, and what they drop).
 Single-threaded CPU time per step at paper size (``tests/benchmarks/bench_training.py``):
-``"dense"`` 2.2x (network) to 2.9x (autoencoder) the TensorFlow loop's ``"auto"`` plan,
-``"auto"`` 1.4x and 1.1x.
+``"dense"`` 2.2-2.4x (network) and 3.0x (autoencoder) the TensorFlow loop's ``"auto"`` plan,
+``"auto"`` 1.4-1.6x and 1.1x (per fold-step with 4 folds batched: 1.5x and 1.3x).
 
 Differences from the TensorFlow loop: dropout masks are JAX's ``jax.random`` (threefry)
 numbers keyed by the fold's dropout seed ``seeds.derive(seed, "training", "dropout")``, its
