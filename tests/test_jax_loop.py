@@ -11,7 +11,7 @@ jax = pytest.importorskip("jax")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402,F401 (the reference loop; a test dependency)
 
-from radiogenomics import jax_loop, models, sgd_loop, training  # noqa: E402
+from radiogenomics import jax_loop, jax_lowrank, models, sgd_loop, training  # noqa: E402
 from radiogenomics.errors import RadiogenomicsError  # noqa: E402
 
 #: float32 agreement of two summation orders (XLA vs TensorFlow/Eigen) after a few epochs of
@@ -22,6 +22,8 @@ RTOL, ATOL = 2e-5, 2e-6
 NOISE_Z = 4.0
 
 SGD = dict(learning_rate=0.1, decay=0.01, momentum=0.5, batch_size=5)
+#: the JAX loop's layer plans (on the tiny models "auto" keeps every layer dense)
+PLANS = jax_lowrank.PLANS
 
 
 def data(n=40, d=7, k=3, seed=1):
@@ -65,10 +67,11 @@ def assert_close(result, hist, weights, preds=None):
             np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("method", ["auto", "dense"])
+@pytest.mark.parametrize("method,plan", [("auto", "auto"), ("dense", "dense"), ("auto", "lowrank"),
+                                         ("dense", "lowrank")])
 @pytest.mark.parametrize("kind,loss,nonneg", [("ae", "mse", None), ("dnn", "mae", "output"),
                                               ("dnn", "mae", "all")])
-def test_equals_the_tensorflow_loop(method, kind, loss, nonneg):
+def test_equals_the_tensorflow_loop(method, plan, kind, loss, nonneg):
     """Without dropout the JAX loop = training.fit (TensorFlow) after 3 epochs: weights, per-epoch
     losses, validation losses and predictions. 23 training rows at batch size 5: the last batch
     of every epoch has 3 rows; the training rows are a shuffled subset of x (indexing)."""
@@ -87,7 +90,7 @@ def test_equals_the_tensorflow_loop(method, kind, loss, nonneg):
     preds = []
     hist = tf_fit(model, names, x, y, train, val, 5, loss, 3, method, preds)
     (result,) = jax_fit(layers, [initial], x, y, [jax_loop.Fold(train, val, 5)], loss, 3,
-                        keep_val_predictions=True)
+                        keep_val_predictions=True, plan=plan)
     assert result.val_predictions[0].shape == (6, y.shape[1])
     assert result.val_predictions[0].dtype == np.float32
     assert_close(result, hist, jax_loop.weights_of(model), preds)
@@ -114,15 +117,16 @@ def fold_setup(x, dropout):
     return folds, initial, jax_loop.describe(model, names)
 
 
-def test_batched_folds_equal_single_folds():
+@pytest.mark.parametrize("plan", PLANS)
+def test_batched_folds_equal_single_folds(plan):
     """Three folds (different sizes, seeds, initial weights; dropout 0.25) in one fit_folds call =
     three single-fold calls: per-fold histories, weights and validation predictions."""
     x, y = data()
     folds, initial, layers = fold_setup(x, 0.25)
     assert [spec.dropout for spec in layers] == [0.25, 0.25, 0.25, 0.0]
-    batched = jax_fit(layers, initial, x, y, folds, "mae", 4, keep_val_predictions=True)
+    batched = jax_fit(layers, initial, x, y, folds, "mae", 4, keep_val_predictions=True, plan=plan)
     for fold, w0, got in zip(folds, initial, batched):
-        (alone,) = jax_fit(layers, [w0], x, y, [fold], "mae", 4, keep_val_predictions=True)
+        (alone,) = jax_fit(layers, [w0], x, y, [fold], "mae", 4, keep_val_predictions=True, plan=plan)
         np.testing.assert_allclose(got.history["loss"], alone.history["loss"], rtol=RTOL, atol=ATOL)
         np.testing.assert_allclose(got.history["val_loss"], alone.history["val_loss"], rtol=RTOL,
                                    atol=ATOL)
@@ -141,12 +145,13 @@ def test_batched_folds_equal_single_folds():
     assert not np.allclose(batched[0].history["loss"], batched[2].history["loss"])
 
 
-def test_batched_folds_without_dropout_equal_the_tensorflow_loop():
+@pytest.mark.parametrize("plan", PLANS)
+def test_batched_folds_without_dropout_equal_the_tensorflow_loop(plan):
     """Padding and masking (inactive batches, a fold without validation) leave each fold's
     training that of the TensorFlow loop on its own rows."""
     x, y = data()
     folds, initial, layers = fold_setup(x, 0.0)
-    results = jax_fit(layers, initial, x, y, folds, "mae", 3)
+    results = jax_fit(layers, initial, x, y, folds, "mae", 3, plan=plan)
     for fold, w0, result in zip(folds, initial, results):
         model, names = network(x.shape[1], 0, "output")
         jax_loop.set_weights(model, w0)
@@ -189,12 +194,13 @@ def test_dropout_matches_the_tensorflow_loop_in_distribution():
     assert not np.array_equal(jx, none)
 
 
-def test_deterministic():
+@pytest.mark.parametrize("plan", PLANS)
+def test_deterministic(plan):
     """Same inputs twice: bit-identical weights and histories (dropout on, three folds)."""
     x, y = data()
     folds, initial, layers = fold_setup(x, 0.25)
-    a = jax_fit(layers, initial, x, y, folds, "mae", 3, keep_val_predictions=True)
-    b = jax_fit(layers, initial, x, y, folds, "mae", 3, keep_val_predictions=True)
+    a = jax_fit(layers, initial, x, y, folds, "mae", 3, keep_val_predictions=True, plan=plan)
+    b = jax_fit(layers, initial, x, y, folds, "mae", 3, keep_val_predictions=True, plan=plan)
     for ra, rb in zip(a, b):
         for key in ("epoch", "loss", "val_loss"):
             np.testing.assert_array_equal(ra.history[key], rb.history[key])
@@ -205,8 +211,91 @@ def test_deterministic():
             np.testing.assert_array_equal(p, q)
     # another seed gives other numbers (shuffle and dropout streams)
     other = [jax_loop.Fold(f.train, f.val, f.seed + 1) for f in folds]
-    c = jax_fit(layers, initial, x, y, other, "mae", 3)
+    c = jax_fit(layers, initial, x, y, other, "mae", 3, plan=plan)
     assert not np.array_equal(a[0].history["loss"], c[0].history["loss"])
+
+
+@pytest.mark.parametrize("kind,momentum", [("ae", 0.2), ("dnn", 0.5)])
+def test_lowrank_equals_dense(kind, momentum):
+    """Every unconstrained layer forced low-rank (the autoencoder's first in span form) = the
+    dense reference after 8 epochs, three folds batched: 60 rows at batch size 5 make 12
+    batches (a chunk of 8 steps with its flush, then one of 4), the folds' 60, 33 and 48
+    training rows give 12, 7 and 10 batches (inactive steps in the ring), and the 96 steps
+    are more than two rings, so slots are reused and tails dropped after L steps (L = 10 at
+    mu 0.2, 23 at mu 0.5)."""
+    x, y = data(n=80, d=9, seed=6)
+    sizes = [(60, 10), (33, 0), (48, 20)]
+    folds, initial = [], []
+    for i, (n_train, n_val) in enumerate(sizes):
+        order = np.random.default_rng(40 + i).permutation(len(x))
+        folds.append(jax_loop.Fold(order[:n_train], order[n_train:n_train + n_val], 7 + i))
+        if kind == "ae":
+            model, names = autoencoder(x.shape[1], 50 + i)
+        else:
+            model, names = network(x.shape[1], 50 + i, "output", 0.25)
+        initial.append(jax_loop.weights_of(model))
+    layers = jax_loop.describe(model, names)
+    yy = x if kind == "ae" else y
+    loss = "mse" if kind == "ae" else "mae"
+    kw = dict(momentum=momentum, keep_val_predictions=True)
+    trainer = jax_loop.Trainer(layers, initial, x, yy, folds, loss=loss, **{**SGD, **kw},
+                               plan="lowrank")
+    plan = trainer.plan
+    assert plan.lowrank == tuple(not spec.nonneg for spec in layers)
+    assert plan.span == (kind == "ae") and plan.window == jax_lowrank.momentum_window(momentum)
+    assert plan.ring == jax_lowrank.ring_size(plan.window, plan.flush_every, 12, 5)
+    assert 2 * plan.ring < 8 * 12
+    dense = jax_fit(layers, initial, x, yy, folds, loss, 8, plan="dense", **kw)
+    lowrank = jax_fit(layers, initial, x, yy, folds, loss, 8, plan="lowrank", **kw)
+    for a, b in zip(dense, lowrank):
+        np.testing.assert_allclose(b.history["loss"], a.history["loss"], rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(b.history["val_loss"], a.history["val_loss"], rtol=RTOL, atol=ATOL)
+        for (k, bias), (k1, bias1) in zip(b.weights, a.weights):
+            np.testing.assert_allclose(k, k1, rtol=RTOL, atol=ATOL)
+            np.testing.assert_allclose(bias, bias1, rtol=RTOL, atol=ATOL)
+        for p, q in zip(b.val_predictions, a.val_predictions):
+            np.testing.assert_allclose(p, q, rtol=RTOL, atol=ATOL)
+    # the weights moved (the comparison is not of untrained weights)
+    assert not np.allclose(lowrank[0].weights[0][0], initial[0][0][0], atol=1e-3)
+
+
+def test_ring_size_and_plans():
+    """The ring outlives a momentum tail in every fold; "auto" at paper size."""
+    assert jax_lowrank.momentum_window(0.2) == 10 and jax_lowrank.momentum_window(0.5) == 23
+    assert jax_lowrank.momentum_window(0.0) == 0
+    assert 0.2 ** 11 < 2.0**-24 <= 0.2 ** 10
+    assert jax_lowrank.ring_size(10, 8, 48, 0) == 11
+    assert jax_lowrank.ring_size(0, 8, 48, 0) == 8
+    for window, n_batches, gap in [(10, 48, 1), (23, 10, 1), (23, 12, 10), (5, 3, 2)]:
+        r = jax_lowrank.ring_size(window, 8, n_batches, gap)
+        active = np.resize(np.r_[np.ones(n_batches - gap), np.zeros(gap)], 3 * r + n_batches)
+        # any r consecutive steps hold at least window + 1 active ones; r - 1 would not
+        sums = [active[s:s + r].sum() for s in range(len(active) - r)]
+        assert min(sums) >= window + 1
+        if r > 8:
+            assert min(active[s:s + r - 1].sum() for s in range(len(active) - r)) < window + 1
+    L = jax_loop.Layer
+    ae = [L("h0", "tanh", 0.0, False)] + [L(f"h{i}", "tanh", 0.0, False) for i in range(1, 5)] + \
+        [L("recon", "linear", 0.0, False)]
+    widths = [12042, 2000, 1000, 500, 1000, 2000, 12042]
+    shapes = list(zip(widths[:-1], widths[1:]))
+    plan = jax_lowrank.plan_layers(ae, shapes, momentum=0.2, batch_size=10, n_rows=475,
+                                   n_batches=48, gap=1)
+    assert plan.span and all(plan.lowrank)
+    dnn = [L(f"hidden{i}", "relu", 0.25, False) for i in range(1, 5)] + [L("output", "linear", 0.0, True)]
+    widths = [12042, 2000, 1000, 500, 100, 20]
+    shapes = list(zip(widths[:-1], widths[1:]))
+    plan = jax_lowrank.plan_layers(dnn, shapes, momentum=0.5, batch_size=10, n_rows=140,
+                                   n_batches=10, gap=1)
+    assert not plan.span and plan.lowrank == (True, True, False, False, False)
+    forced = jax_lowrank.plan_layers(dnn, shapes, momentum=0.5, batch_size=10, n_rows=140,
+                                     n_batches=10, gap=1, plan="lowrank")
+    assert forced.lowrank == (True,) * 4 + (False,)  # the nonneg layer stays dense
+    assert not any(jax_lowrank.plan_layers(dnn, shapes, momentum=0.5, batch_size=10, n_rows=140,
+                                           n_batches=10, gap=1, plan="dense").lowrank)
+    with pytest.raises(RadiogenomicsError, match="plan must be one of"):
+        jax_lowrank.plan_layers(dnn, shapes, momentum=0.5, batch_size=10, n_rows=140,
+                                n_batches=10, gap=1, plan="sparse")
 
 
 def net_layers(model, nonneg):
@@ -296,6 +385,7 @@ def test_bad_arguments():
         (dict(initial=[w0, w0]), "2 initial"),
         (dict(y=y[:, :2]), "outputs"),
         (dict(x=x[:10]), "rows"),
+        (dict(plan="sparse"), "plan must be one of"),
     ]
     for change, match in cases:
         kw = dict(layers=layers, initial=[w0], x=x, y=y, folds=[fold], loss="mae", epochs=1, **SGD)
@@ -308,13 +398,14 @@ def test_bad_arguments():
         np.testing.assert_array_equal(k, k0)
 
 
-def test_module_imports_no_tensorflow_or_pandas():
+@pytest.mark.parametrize("module", [jax_loop, jax_lowrank])
+def test_module_imports_no_tensorflow_or_pandas(module):
     import ast
     import inspect
 
-    tree = ast.parse(inspect.getsource(jax_loop))
+    tree = ast.parse(inspect.getsource(module))
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
-    assert imported <= {"__future__", "functools", "dataclasses", "jax", "numpy"}, imported
+    assert imported <= {"__future__", "functools", "dataclasses", "jax", "numpy", "math"}, imported

@@ -11,7 +11,7 @@ is set by an environment variable, read when JAX starts)::
 
     OMP_NUM_THREADS=1 XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
     PYTHONPATH=workflow/scripts python tests/benchmarks/bench_training.py \
-        --methods auto,dense,jax --folds 4 --threads 1
+        --methods auto,dense,jax:dense,jax --folds 4 --threads 1
 
 Models (paper §2.2): autoencoder 12,042-2000-1000-500-1000-2000-12,042 (tanh, linear
 output, MSE, momentum 0.2; 53.2M parameters) and the network 12,042 -> 2000 -> 1000 -> 500
@@ -29,8 +29,9 @@ epoch (tracing excluded) and prints min and median wall time per step, and the p
 time per step (less sensitive to other processes taking the cores; with 2 threads it is
 up to 2x the wall time). ``fit`` is Keras'
 ``model.fit`` with ``SGD(InverseTimeDecay(lr, 1, decay), momentum)`` on the same model.
-``jax`` is :mod:`radiogenomics.jax_loop` (the ``training.backend: jax`` path) on the same
-model and weights, one fold, and with ``--folds N`` (N > 1) also N folds batched in one
+``jax`` is :mod:`radiogenomics.jax_loop` (the ``training.backend: jax`` path) with its default
+plan ``auto`` (``jax:dense``, ``jax:lowrank``: with that plan) on the same model and weights,
+one fold, and with ``--folds N`` (N > 1) also N folds batched in one
 program (``vmap``): its lines give the time of one batched step of all N folds and the time
 per fold-step, and the last lines the ratio of the JAX loop's time per fold-step to the
 TensorFlow loop's per step (first of auto, lowrank, dense that ran).
@@ -149,9 +150,10 @@ def time_fit(kind, steps, reps, batch_size):
     return times, cpu, trace, []
 
 
-def time_jax(kind, steps, reps, batch_size, n_folds):
+def time_jax(kind, steps, reps, batch_size, n_folds, plan="auto"):
     """Per-step times of radiogenomics.jax_loop (``n_folds`` folds vmapped in one program; each
-    fold trains on the same rows in its own shuffle order, without validation)."""
+    fold trains on the same rows in its own shuffle order, without validation) with the
+    layer plan ``plan`` (radiogenomics.jax_lowrank.PLANS)."""
     from radiogenomics import jax_loop
 
     model, cfg = build(kind)
@@ -165,7 +167,7 @@ def time_jax(kind, steps, reps, batch_size, n_folds):
     folds = [jax_loop.Fold(np.arange(n), np.arange(0), seed) for seed in range(n_folds)]
     trainer = jax_loop.Trainer(layers, [initial] * n_folds, x, y, folds, loss=cfg["loss"],
                                learning_rate=cfg["learning_rate"], decay=cfg["decay"],
-                               momentum=cfg["momentum"], batch_size=batch_size)
+                               momentum=cfg["momentum"], batch_size=batch_size, plan=plan)
     del initial
     t0 = time.perf_counter()
     np.asarray(trainer.epoch())  # compile + warm-up
@@ -176,7 +178,10 @@ def time_jax(kind, steps, reps, batch_size, n_folds):
         np.asarray(trainer.epoch())
         times.append((time.perf_counter() - t0) / steps)
         cpu.append((time.process_time() - c0) / steps)
-    return times, cpu, trace, []
+    plan = trainer.plan
+    lowrank = [f"{s.name}(span)" if plan.span and i == 0 else s.name
+               for i, s in enumerate(layers) if plan.lowrank[i]]
+    return times, cpu, trace, lowrank
 
 
 def main(argv=None):
@@ -184,7 +189,8 @@ def main(argv=None):
     parser.add_argument("--models", default="ae,dnn")
     parser.add_argument("--methods", default="auto,dense,fit",
                         help="auto (low-rank where it pays), lowrank (all unconstrained layers), "
-                             "dense, fit (keras model.fit)")
+                             "dense, fit (keras model.fit), jax (the JAX loop, its plan auto), "
+                             "jax:dense, jax:lowrank (the JAX loop with that plan)")
     parser.add_argument("--flush-every", type=int, default=None,
                         help="flush the low-rank updates into the dense weights every this many "
                              "steps (default: sgd_loop.FLUSH_EVERY)")
@@ -234,16 +240,19 @@ def main(argv=None):
         for method in args.methods.split(","):
             if method == "fit":
                 times, cpu, trace, lowrank = time_fit(kind, steps, args.reps, args.batch_size)
-            elif method == "jax":
+            elif method.split(":")[0] == "jax":
+                plan = method.partition(":")[2] or "auto"
                 for n_folds in sorted({1, max(1, args.folds)}):
-                    times, cpu, trace, _ = time_jax(kind, steps, args.reps, args.batch_size, n_folds)
-                    label = "jax" if n_folds == 1 else f"jax x{n_folds}"
+                    times, cpu, trace, lowrank = time_jax(kind, steps, args.reps, args.batch_size,
+                                                          n_folds, plan)
+                    label = method if n_folds == 1 else f"{method} x{n_folds}"
                     results[label] = (min(times) / n_folds, min(cpu) / n_folds)
                     print(f"  {label:8s} min {min(times) * 1e3:7.1f} ms/step  median "
                           f"{statistics.median(times) * 1e3:7.1f}  = {min(times) / floor:4.2f}x floor  "
                           f"cpu {min(cpu) * 1e3:7.1f} ms/step  per fold-step "
                           f"{min(times) / n_folds * 1e3:7.1f} ms  (first epoch incl. compiling "
-                          f"{trace:.1f} s)", flush=True)
+                          f"{trace:.1f} s)" + (f" low-rank layers {lowrank}" if lowrank else ""),
+                          flush=True)
                 continue
             else:
                 times, cpu, trace, lowrank = time_loop(kind, method, steps, args.reps,

@@ -44,22 +44,20 @@ last batch whose loss and gradient are the mean over its real rows. Validation r
 padded and masked the same way; a fold without validation rows gets ``val_loss`` NaN.
 
 Compilation: one ``jax.jit`` epoch function per :func:`fit_folds` call (cached by layers,
-loss and fold count, so equal fits in one process compile once); inside it the batches run
+loss, fold count and plan, so equal fits in one process compile once); inside it the batches run
 as one ``lax.scan`` (no host round trip per step) and the validation pass follows it. The
 parameter and momentum buffers are donated, so an epoch updates them in place; the momentum
 buffer is written before the weights read it (an optimisation barrier), else XLA copies
 every weight and momentum buffer at every step. Everything is float32 (JAX's default, x64
 off).
 
-Speed: every step forms the dense weight gradients (the TensorFlow loop's ``"dense"`` plan),
-so on a CPU it is memory-bound at about 9 passes over the parameters per step (forward and
-backward reads, the gradient's write, the momentum and the weight update; XLA also copies
-each kernel that two matrix products read, once per step), where the TensorFlow loop's
-low-rank plan (``"auto"``) needs about 3. Single-threaded CPU time per step at paper size
-(``tests/benchmarks/bench_training.py --methods auto,dense,jax``): about 1.1-1.2x the
-TensorFlow loop's dense plan and 2.2x (network) to 2.9x (autoencoder) its ``"auto"`` plan,
-also per fold-step with folds batched. So on CPU this is the portable path, not the fast
-one; on a GPU a batch of 10 rows leaves the chip idle, and batching folds (``vmap``) fills it.
+Plans (``plan`` of :func:`fit_folds`): ``"dense"``, the reference above, forms every kernel's
+dense gradient at every step (on a CPU about 9 passes over the parameters per step);
+``"lowrank"`` and ``"auto"`` (the default) update the big unconstrained kernels in the low-rank
+and span forms of :mod:`radiogenomics.jax_lowrank` (its docstring: formulas, and what they drop).
+Single-threaded CPU time per step at paper size (``tests/benchmarks/bench_training.py``):
+``"dense"`` 2.2-2.4x (network) and 3.0x (autoencoder) the TensorFlow loop's ``"auto"`` plan,
+``"auto"`` 1.4-1.6x and 1.1x (per fold-step with 4 folds batched: 1.5x and 1.3x).
 
 Differences from the TensorFlow loop: dropout masks are JAX's ``jax.random`` (threefry)
 numbers keyed by the fold's dropout seed ``seeds.derive(seed, "training", "dropout")``, its
@@ -249,6 +247,26 @@ def _masked_loss(loss, y, pred, mask):
     return total / (jnp.maximum(rows, 1.0) * jnp.float32(y.shape[1])), rows
 
 
+def _update(layers, params, vel, grads, active, lr_t, mu):
+    """Momentum step of every array (v <- mu v - lr_t g; w <- w + v; the nonneg projection),
+    kept only where ``active``; per layer a tuple of arrays, as ``params``."""
+    new_params, new_vel = [], []
+    for spec, w_pair, v_pair, g_pair in zip(layers, params, vel, grads):
+        wp, vp = [], []
+        for w, v, g in zip(w_pair, v_pair, g_pair):
+            # the barrier makes XLA write v1 (in place of v) before w1 reads it; without it XLA
+            # recomputes v1 in w1's fusion and copies every v and w at every step (260 -> 190 ms)
+            v1 = jax.lax.optimization_barrier(jnp.where(active, mu * v - lr_t * g, v))
+            w1 = w + v1
+            if spec.nonneg:
+                w1 = w1 * (w1 >= 0).astype(w1.dtype)
+            wp.append(jnp.where(active, w1, w))
+            vp.append(v1)
+        new_params.append(tuple(wp))
+        new_vel.append(tuple(vp))
+    return new_params, new_vel
+
+
 def _fold_epoch(layers, loss, hyper, x, y, params, vel, t, seed, idx, mask, vidx, vmask):
     """One epoch of one fold: scan over its (padded) batches, then the validation loss."""
     lr0, decay, mu = hyper
@@ -270,22 +288,7 @@ def _fold_epoch(layers, loss, hyper, x, y, params, vel, t, seed, idx, mask, vidx
         value, grads = grad_fn(params, x[bidx], y[bidx], m, uniform)
         lr_t = lr0 / (1.0 + decay * t.astype(jnp.float32))
         active = jnp.sum(m) > 0
-        new_params, new_vel = [], []
-        for spec, w_pair, v_pair, g_pair in zip(layers, params, vel, grads):
-            wp, vp = [], []
-            for w, v, g in zip(w_pair, v_pair, g_pair):
-                # the barrier makes XLA write v1 (in place of v) before w1 reads it: without
-                # it XLA recomputes v1 inside w1's fusion, which reads the old v, and then
-                # copies every v and w at every step of the scan (CPU: 260 -> 190 ms per
-                # autoencoder step)
-                v1 = jax.lax.optimization_barrier(jnp.where(active, mu * v - lr_t * g, v))
-                w1 = w + v1
-                if spec.nonneg:
-                    w1 = w1 * (w1 >= 0).astype(w1.dtype)
-                wp.append(jnp.where(active, w1, w))
-                vp.append(v1)
-            new_params.append(tuple(wp))
-            new_vel.append(tuple(vp))
+        new_params, new_vel = _update(layers, params, vel, grads, active, lr_t, mu)
         rows = jnp.sum(m)
         return (new_params, new_vel, t + active.astype(t.dtype), total + value * rows), None
 
@@ -405,7 +408,9 @@ class Trainer:
     :meth:`results` collects the per-fold :class:`Result` list."""
 
     def __init__(self, layers, initial, x, y, folds, *, loss, learning_rate, decay, momentum,
-                 batch_size, epochs=0, keep_val_predictions=False):
+                 batch_size, epochs=0, keep_val_predictions=False, plan="auto"):
+        from . import jax_lowrank  # (it builds on this module)
+
         self.layers = list(layers)
         folds = list(folds)
         if not folds:
@@ -426,19 +431,25 @@ class Trainer:
         self.n_batches = max(-(-len(rows) // self.batch_size) for rows in self.train)
         self.keep_val_predictions = bool(keep_val_predictions)
 
-        self.epoch_fn = _epoch_function(tuple(self.layers), loss, self.n_folds)
         self.hyper = jax.device_put(np.array([learning_rate, decay, momentum], np.float32))
-        params = [tuple(np.stack([np.asarray(w[li][k], np.float32) for w in initial]) for k in (0, 1))
-                  for li in range(len(self.layers))]
-        vel = [tuple(np.zeros_like(a) for a in pair) for pair in params]
-        self.state = jax.device_put((params, vel, np.zeros(self.n_folds, np.int32)))
-        del params, vel
         self.dropout_seeds = jax.device_put(np.array(
             [seeds.derive(f.seed, "training", "dropout") for f in folds], np.uint32))
         self.shuffles = [np.random.default_rng(seeds.derive(f.seed, "training", "shuffle"))
                          for f in folds]
         n_val = max(len(rows) for rows in self.val)
         self.x, self.y, self.vidx, self.vmask = jax.device_put((x, y, *_padded(self.val, n_val)))
+        params = [tuple(np.stack([np.asarray(w[li][k], np.float32) for w in initial]) for k in (0, 1))
+                  for li in range(len(self.layers))]
+        self.lowrank = jax_lowrank.LowRankFit(self.layers, params, loss, self.x, momentum=momentum,
+                                              batch_size=self.batch_size, plan=plan,
+                                              train_sizes=[len(rows) for rows in self.train])
+        self.plan, self.epoch_fn, self.state = self.lowrank.plan, self.lowrank.epoch_fn, self.lowrank.state
+        self.lowrank.state = None  # (the epochs donate it)
+        if self.epoch_fn is None:  # no low-rank layer: the dense reference
+            self.lowrank, self.epoch_fn = None, _epoch_function(tuple(self.layers), loss, self.n_folds)
+            vel = [tuple(np.zeros_like(a) for a in pair) for pair in params]
+            self.state = jax.device_put((params, vel, np.zeros(self.n_folds, np.int32)))
+        del params
         self.losses, self.val_losses = [], []
         self.preds = [[] for _ in folds]
 
@@ -456,9 +467,10 @@ class Trainer:
     def epoch(self):
         """Train every fold one epoch; returns the (device) per-fold training losses."""
         idx, mask = jax.device_put(self.batches())
-        self.state, loss, val_loss, pred = self.epoch_fn(
-            self.hyper, self.x, self.y, self.state, self.dropout_seeds, idx, mask, self.vidx,
-            self.vmask)
+        args = (self.state, self.dropout_seeds, idx, mask, self.vidx, self.vmask)
+        if self.lowrank:  # + the Gram matrix and the ring position of the epoch's first step
+            args = self.lowrank.extra_args(len(self.losses) * self.n_batches) + args
+        self.state, loss, val_loss, pred = self.epoch_fn(self.hyper, self.x, self.y, *args)
         self.losses.append(loss)
         self.val_losses.append(val_loss)
         if self.keep_val_predictions:
@@ -471,7 +483,8 @@ class Trainer:
         epochs = len(self.losses)
         loss = np.array([np.asarray(a) for a in self.losses], np.float32).reshape(epochs, self.n_folds)
         val_loss = np.array([np.asarray(a) for a in self.val_losses], np.float32).reshape(epochs, self.n_folds)
-        final = [tuple(np.asarray(a) for a in pair) for pair in self.state[0]]
+        final = self.lowrank.weights(self.hyper, self.state) if self.lowrank else self.state[0]
+        final = [tuple(np.asarray(a) for a in pair) for pair in final]
         out = []
         for f in range(self.n_folds):
             history = {"epoch": np.arange(1, epochs + 1),
@@ -484,13 +497,13 @@ class Trainer:
 
 
 def fit_folds(layers, initial, x, y, folds, *, loss, learning_rate, decay, momentum,
-              batch_size, epochs, keep_val_predictions=False) -> list[Result]:
+              batch_size, epochs, keep_val_predictions=False, plan="auto") -> list[Result]:
     """Train every fold of ``folds`` from its ``initial`` weights, all at once; see the module
     docstring. ``x`` (rows × inputs) and ``y`` (rows × outputs): every row the folds index.
     Returns one :class:`Result` per fold, in order."""
     trainer = Trainer(layers, initial, x, y, folds, loss=loss, learning_rate=learning_rate,
                       decay=decay, momentum=momentum, batch_size=batch_size, epochs=epochs,
-                      keep_val_predictions=keep_val_predictions)
+                      keep_val_predictions=keep_val_predictions, plan=plan)
     for _ in range(int(epochs)):
         trainer.epoch()
     return trainer.results()
