@@ -36,7 +36,9 @@ fit``, ``== projection``, ``== floor``):
   and saving models (the workflow's I/O) are not included;
 * the floor: a step must read the weights for the forward and for the backward pass and read
   and write weights and momentum once, ``bytes = 4 * P * F * 6`` (P parameters per model,
-  float32, F folds), ``floor = bytes / bandwidth``; printed is measured step / floor.
+  float32, F folds), ``floor = bytes / bandwidth``; printed is measured step / floor. That is
+  the floor of the dense update (``--plan dense``); the low-rank forms of the default plan
+  (``auto``, radiogenomics.jax_lowrank) move fewer bytes and can go below it.
 
 The whole check stops after ``--budget-s`` seconds whatever it is doing (a watchdog thread).
 """
@@ -139,6 +141,7 @@ class Problem:
     epochs: int
     params: int  # per model
     build_s: float  # seconds to make one model's initial weights
+    plan: str = "auto"  # jax_loop.fit_folds' layer plan (--plan)
 
     @property
     def steps(self):
@@ -151,7 +154,7 @@ class Problem:
         res = jax_loop.fit_folds(self.layers, self.initial[:n_folds], self.x, self.y,
                                  self.folds[:n_folds], loss=self.loss, learning_rate=self.lr,
                                  decay=self.decay, momentum=self.momentum, batch_size=self.batch,
-                                 epochs=epochs)
+                                 epochs=epochs, plan=self.plan)
         return time.perf_counter() - t, res
 
 
@@ -285,6 +288,8 @@ def main(argv=None):
     ap.add_argument("--budget-s", type=float, default=480.0, help="stop after this many seconds")
     ap.add_argument("--init", choices=("auto", "keras", "numpy"), default="auto",
                     help="initial weights: Keras on JAX when installed (auto), or numpy Glorot")
+    ap.add_argument("--plan", choices=("auto", "dense", "lowrank"), default="auto",
+                    help="jax_loop's layer plan (auto: the workflow's; dense: the dense-update reference)")
     ap.add_argument("--epoch-seconds", type=float, default=None,
                     help="seconds of epochs per long timing call (default 1.5, x scale when reduced)")
     args = ap.parse_args(argv)
@@ -374,8 +379,10 @@ def main(argv=None):
                 f"from here on")
             keras = None
             probs[kind] = p = make_problem(kind, cfg, d, F, keras, seed=2018)
+        p.plan = args.plan
         tr = sorted({len(f.train) for f in p.folds})
         say(f"{kind}: {p.params / 1e6:.3f}M parameters, layers {[lay.name for lay in p.layers]}, "
+            f"plan {p.plan}, "
             f"{p.loss}, momentum {p.momentum}, batch {p.batch}, training rows per fold {tr}, "
             f"initial weights {p.build_s:.2f} s per model")
         for n_folds in (1, F):
@@ -448,7 +455,8 @@ def main(argv=None):
     section[0] = "floor"
     say("== floor")
     say(f"floor = 4 bytes x P x folds x {FLOOR_PASSES} (weights read forward + backward, weights "
-        f"read + write, momentum read + write) / {bw / 1e9:.1f} GB/s")
+        f"read + write, momentum read + write) / {bw / 1e9:.1f} GB/s: the floor of the dense update; "
+        f"plan {args.plan} (the low-rank plans move fewer bytes and can go below it)")
     for (kind, n_folds), t in timings.items():
         p = probs[kind]
         floor = 4 * p.params * n_folds * FLOOR_PASSES / bw
