@@ -79,6 +79,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import seeds
+from .arrays import float32_rows
 from .errors import RadiogenomicsError
 
 #: activations of the Dense layers
@@ -333,15 +334,6 @@ def _epoch_function(layers, loss, n_folds):
 # ---------------------------------------------------------------------------------
 # fit_folds
 # ---------------------------------------------------------------------------------
-def _matrix(a, what):
-    arr = np.ascontiguousarray(np.asarray(a, dtype=np.float32))
-    if arr.ndim != 2:
-        raise RadiogenomicsError(f"{what} must be a 2-d array (rows = samples), got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise RadiogenomicsError(f"{what} contains NaN or infinite values")
-    return arr
-
-
 def _rows(a, n, what):
     arr = np.asarray(a)
     if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
@@ -415,8 +407,8 @@ class Trainer:
         folds = list(folds)
         if not folds:
             raise RadiogenomicsError("fit_folds: no folds given")
-        x = _matrix(x, "x")
-        y = _matrix(y, "y")
+        x = float32_rows(x, "x")
+        y = float32_rows(y, "y")
         if len(x) != len(y):
             raise RadiogenomicsError(f"x has {len(x)} rows but y has {len(y)}")
         _check_settings(self.layers, loss, momentum, batch_size, epochs)

@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from . import backend, seeds
+from .arrays import float32_rows
 from .errors import RadiogenomicsError
 from .sgd_loop import BLOCK_MB, FLUSH_EVERY, PLANS, Loop, Net, loss_function, plan_layers
 
@@ -72,15 +73,6 @@ def decayed_learning_rate(learning_rate: float, decay: float, t) -> np.ndarray:
     """Keras-2 decay ``lr / (1 + decay * t)`` in float32 (``t``: updates done so far)."""
     lr = np.float32(learning_rate)
     return lr / (np.float32(1) + np.float32(decay) * np.asarray(t, dtype=np.float32))
-
-
-def _as_array(x, what):
-    arr = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
-    if arr.ndim != 2:
-        raise RadiogenomicsError(f"{what} must be a 2-d array (rows = samples), got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise RadiogenomicsError(f"{what} contains NaN or infinite values")
-    return arr
 
 
 def fit(
@@ -122,14 +114,14 @@ def fit(
     loss_fn = loss_function(tf, loss)
     if method not in METHODS:
         raise RadiogenomicsError(f"method must be one of {METHODS}, got {method!r}")
-    x = _as_array(x, "x")
-    y = _as_array(y, "y")
+    x = float32_rows(x, "x")
+    y = float32_rows(y, "y")
     if len(x) != len(y):
         raise RadiogenomicsError(f"x has {len(x)} rows but y has {len(y)}")
     has_val = x_val is not None and y_val is not None
     if has_val:
-        x_val = _as_array(x_val, "x_val")
-        y_val = _as_array(y_val, "y_val")
+        x_val = float32_rows(x_val, "x_val")
+        y_val = float32_rows(y_val, "y_val")
     batch_size = int(batch_size)
     epochs = int(epochs)
     if batch_size < 1 or epochs < 0 or len(x) == 0:
