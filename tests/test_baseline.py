@@ -301,9 +301,9 @@ def force_newton_failure(monkeypatch, problem, at_step):
     """Make the damped Newton of ``problem`` fail at ``at_step`` (and for every refit path)."""
     step, damped = dual_path.DualPath.step, dual_path.DualPath._damped
 
-    def forced_step(self, t, max_iter=8):
+    def forced_step(self, t, max_iter=8, exact=True):
         # max_iter=0 sends every problem to the damped (globalised) Newton at this step
-        return step(self, t, max_iter=0 if (t == at_step or self.P == 1) else max_iter)
+        return step(self, t, max_iter=0 if (t == at_step or self.P == 1) else max_iter, exact=exact)
 
     def forced_damped(self, k, gamma, beta, t, max_iter=200):
         if (self.P == 1 or k == problem) and t == at_step:
@@ -341,7 +341,7 @@ def test_batch_failure_falls_back_for_every_path(monkeypatch):
     folds = np.arange(30) % 3 + 1
     ref = baseline.elastic_net_cv(X, y, folds, [0.5, 1.0], 15)
 
-    def broken(self, t, max_iter=8):
+    def broken(self, t, max_iter=8, exact=True):
         raise np.linalg.LinAlgError("Eigenvalues did not converge")
 
     monkeypatch.setattr(dual_path.DualPath, "step", broken)
@@ -517,8 +517,8 @@ def test_standardize_is_glmnets_per_fold_standardisation():
 def test_refined_path_keeps_the_requested_lambdas_and_the_solutions(monkeypatch):
     lambdas = np.stack([np.geomspace(2.0, 0.02, 12), np.geomspace(5.0, 0.05, 12)])
     fine, m = enet.refined_path(lambdas)
-    # 11 steps of ln(100)/11 each -> m = ceil((ln(100)/11) / (ln(100)/800)) = ceil(800/11) = 73
-    assert m == 73 and fine.shape == (2, 11 * 73 + 1)
+    # 11 steps of ln(100)/11 each -> m = ceil((ln(100)/11) / (ln(100)/267)) = ceil(267/11) = 25
+    assert m == 25 and fine.shape == (2, 11 * 25 + 1)
     np.testing.assert_array_equal(fine[:, ::m], lambdas)  # exactly the requested values
     steps = np.log(fine[:, :-1] / fine[:, 1:])
     assert steps.max() <= enet.MAX_STEP_LOG_RATIO * (1 + 1e-12) and (steps > 0).all()

@@ -123,8 +123,10 @@ class DualPath:
         self.rvalid[idx] = False
 
     # -- path --------------------------------------------------------------------------
-    def step(self, t, max_iter=NEWTON_MAX_ITER):
-        """Solve every problem at step t (warm start from step t-1)."""
+    def step(self, t, max_iter=NEWTON_MAX_ITER, exact=True):
+        """Solve every problem at step t (warm start from step t-1). ``exact=False``: one
+        Newton iteration only (its status changes applied, not re-solved): a warm start for
+        step t+1, for a λ whose solution is not needed."""
         lam = self.lambdas[:, t]
         gamma, beta = lam * self.alpha, lam * (1 - self.alpha)
         self.stats["steps"] += 1
@@ -132,8 +134,8 @@ class DualPath:
         if len(allp) == 0:
             return
         screen = self.screen
-        self.xt_prev2 = self.xt_prev
-        self.xt_prev = self.xt.copy()
+        self.xt_prev2[allp] = self.xt_prev[allp]
+        self.xt_prev[allp] = self.xt[allp]
         # problems whose window ended (or none is open): full check and a new window (a full
         # check reads all of X whatever the number of problems: windows that would end soon
         # are renewed in the same pass)
@@ -153,6 +155,9 @@ class DualPath:
             else:
                 todo = screen.sync(gamma, todo)
             if len(todo) == 0:
+                break
+            if not exact:
+                todo = todo[:0]
                 break
         if len(todo):
             # plain Newton cycles (rare: several genes at the threshold at once)
