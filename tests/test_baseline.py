@@ -278,8 +278,8 @@ def test_refit_first_step_exact_tie_at_lambda_max(seed, alpha):
     for t in range(5):
         path.step(t)  # used to raise at t = 0
         np.testing.assert_allclose(path.coef(0, t)[0], coefs[:, t], atol=1e-8)
-        if t == 0:  # the tie at λ_max is settled by plain Newton (no damped fallback)
-            assert path.stats.get("damped", 0) == 0
+        if t == 0:  # the tie at λ_max is settled by plain Newton (no fallback)
+            assert path.stats.get("damped", 0) == 0 and path.stats.get("continuations", 0) == 0
     # (on these 5-point paths later steps are so large that plain Newton may cycle and the
     # damped Newton globalise it: allowed, the coefficients above are still exact)
     assert path.failed == {}
@@ -298,8 +298,15 @@ def test_elastic_net_cv_exact_tie_case_no_fallback():
 
 
 def force_newton_failure(monkeypatch, problem, at_step):
-    """Make the damped Newton of ``problem`` fail at ``at_step`` (and for every refit path)."""
+    """Make Newton's fallbacks (continuation, then the damped Newton) fail for ``problem`` at
+    ``at_step`` (and for every refit path)."""
     step, damped = dual_path.DualPath.step, dual_path.DualPath._damped
+    continuation = dual_path.DualPath._continuation
+
+    def forced_continuation(self, k, t, *args, **kwargs):
+        if (self.P == 1 or k == problem) and t == at_step:
+            raise RadiogenomicsError(f"elastic net: Newton did not converge at step {t} by continuation")
+        return continuation(self, k, t, *args, **kwargs)
 
     def forced_step(self, t, max_iter=8, exact=True):
         # max_iter=0 sends every problem to the damped (globalised) Newton at this step
@@ -312,6 +319,35 @@ def force_newton_failure(monkeypatch, problem, at_step):
 
     monkeypatch.setattr(dual_path.DualPath, "step", forced_step)
     monkeypatch.setattr(dual_path.DualPath, "_damped", forced_damped)
+    monkeypatch.setattr(dual_path.DualPath, "_continuation", forced_continuation)
+
+
+def test_continuation_restarts_a_cycling_step_from_the_last_exact_solution(monkeypatch):
+    """Plain Newton stopped at once (max_iter=0) at two requested λ: every problem is solved
+    there by continuation from its last exact solution, with the same results."""
+    X, y, _ = planted(n=40, p=120, seed=4)
+    folds = np.arange(40) % 4 + 1
+    ratios = [0.3, 0.7]
+    ref = baseline.elastic_net_cv(X, y, folds, ratios, 20, standardize=True)
+    _, m = enet.refined_path(ref["lambdas"])
+    assert m > 1  # the forced steps follow inexact ones
+    step = dual_path.DualPath.step
+    forced = (3 * m, 4 * m)
+
+    def forced_step(self, t, max_iter=8, exact=True):
+        return step(self, t, max_iter=0 if t in forced else max_iter, exact=exact)
+
+    monkeypatch.setattr(dual_path.DualPath, "step", forced_step)
+    res = baseline.elastic_net_cv(X, y, folds, ratios, 20, standardize=True)
+    stats = res["solver_stats"]
+    # 4 folds x 2 α at both forced steps, and the refit once (it is exact only at its last step)
+    assert stats.get("continuations", 0) >= 16 and stats.get("damped", 0) == 0
+    assert res["fallbacks"] == []
+    np.testing.assert_allclose(res["r2_path"], ref["r2_path"], atol=1e-9)
+    np.testing.assert_allclose(res["cv_mse"], ref["cv_mse"], rtol=1e-8, atol=1e-12)
+    assert res["index"] == ref["index"]
+    np.testing.assert_allclose(res["oof"], ref["oof"], atol=1e-9)
+    np.testing.assert_allclose(res["coef"], ref["coef"], atol=1e-9)
 
 
 def test_newton_failure_falls_back_to_coordinate_descent(monkeypatch, caplog):

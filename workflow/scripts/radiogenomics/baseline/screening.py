@@ -126,6 +126,23 @@ def exact_margin(z, st, gamma, zerr):
     return np.where(st == 0, gamma - np.abs(z), st * z - gamma) - band
 
 
+def pair_dots(Xt, genes, R, problems):
+    """x_gᵀ r_k for the pairs (g, k) = (``genes[i]``, ``problems[i]``): one matrix-vector
+    product per problem (a row-wise product of the gathered rows and r's is several times
+    slower: it gathers an N-vector of R per pair and does not use BLAS)."""
+    out = np.empty(len(genes))
+    if len(genes) == 0:
+        return out
+    order = np.argsort(problems, kind="stable")
+    ks = problems[order]
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    ends = np.r_[starts[1:], len(ks)]
+    for lo, hi in zip(starts.tolist(), ends.tolist()):
+        sel = order[lo:hi]
+        out[sel] = Xt[genes[sel]] @ R[ks[lo]]
+    return out
+
+
 class Screening:
     """Screening windows and candidate pairs of every problem of ``path`` (a DualPath).
 
@@ -411,7 +428,7 @@ class Screening:
             jn = np.flatnonzero(exact)
             pj = ev[jn]
             kj = pk[jn]
-            z = np.einsum("ij,ij->i", path.Xt[self.pg[pj]], path.r[kj]) / path.n[kj]
+            z = pair_dots(path.Xt, self.pg[pj], path.r, kj) / path.n[kj]
             fullp = np.flatnonzero(full)
             if len(fullp):
                 self._new_reference(fullp, full[kj], pj, kj, z, d)
