@@ -100,6 +100,12 @@ F32_MARGIN = 1e-6
 F64_MARGIN = 1e-9
 #: Absolute slack: z and γ of order 1e-15 and below are rounding noise, never a margin.
 ABS_SLACK = 1e-15
+#: A window's candidate gets its exact (double-precision) z at the opening only where its
+#: single-precision z is within this many times its rounding bound (plus the tie band) of ±γ:
+#: elsewhere its status is settled, and its pair keeps the single-precision values with their
+#: bounds until its first exact evaluation (one gathered row of X per exact z is what the
+#: opening would otherwise spend most of its time on).
+CANDIDATE_EXACT = 1.0
 #: Rounding of an exact (double-precision) z and of z + c s, relative to their terms.
 F64_DOT_RTOL = 1e-12
 #: Rounding of the travel T per Newton update, relative to ||x_cj||/n · ||r||: r is moved
@@ -169,6 +175,8 @@ class Screening:
         self.pg = np.zeros(0, dtype=int)
         self.zl = np.zeros(0)
         self.sl = np.zeros(0)
+        self.ez = np.zeros(0)  # rounding bound of zl (0 once exact) ...
+        self.es = np.zeros(0)  # ... and of sl (single-precision values from a window opening)
         self.cn = np.zeros(0)
         self.pst = np.zeros(0, dtype=np.int8)
         # ... and its trigger: the pair is due once the problem's travel - γ reaches it
@@ -281,33 +289,40 @@ class Screening:
         pi, gi = np.nonzero(dev <= lim)  # candidates at single precision, sorted by problem
         m32 = mid.astype(np.float32)[:, None]
         target = (z32 > m32).view(np.int8) - (z32 < -m32).view(np.int8)  # K x p
-        # candidates: exact z and slope (double precision, as everywhere else)
-        bounds = np.searchsorted(pi, np.arange(K + 1))
-        zc = np.empty(len(pi))
-        sc = np.empty(len(pi))
-        for q in range(K):
-            lo, hi = bounds[q], bounds[q + 1]
-            if hi > lo:
-                zs = path.Xt[gi[lo:hi]] @ np.stack([r[q], v0r[q]], axis=1)
-                zc[lo:hi] = zs[:, 0] / n[q]
-                sc[lo:hi] = zs[:, 1] / n[q]
+        # candidates: z and slope from the single-precision pass, with their rounding bounds
+        # ez = f32_err ||x_j|| ||r||/n and es = f32_err ||x_j|| ||v||/n; exact z (double
+        # precision) only where ez leaves the status open (``CANDIDATE_EXACT``)
+        zc = z32[pi, gi].astype(float)
+        sc = s32[pi, gi].astype(float)
+        xn = self.xn32[gi] * (self.f32_err * (1 + F32_MARGIN))
+        ez = xn * rn[pi]
+        es = xn * (nv / n)[pi]
         old = path.state[ks]  # K x p
-        target[pi, gi] = status(zc, gamma[ks][pi], old[pi, gi])
+        gq = gamma[ks][pi]
+        band = ABS_SLACK + TIE_RTOL * gq + F64_DOT_RTOL * self.cnorm[ks[pi], gi] * rn[pi]
+        amb = np.flatnonzero(np.abs(np.abs(zc) - gq) <= CANDIDATE_EXACT * (ez + band))
+        if len(amb):
+            zc[amb] = pair_dots(path.Xt, gi[amb], r, pi[amb]) / n[pi[amb]]
+            ez[amb] = 0.0
+        path.stats["window_exact"] = path.stats.get("window_exact", 0) + len(amb)
+        target[pi, gi] = status(zc, gq, old[pi, gi])
         # full check: every gene's status in line with z
         qi, gj = np.nonzero(old != target)  # problem position, gene; sorted by problem
         if len(qi):
             self._set_status(ks[qi], gj, old[qi, gj], target[qi, gj])
         changed = np.unique(ks[qi])
-        # the window's candidate pairs, from the exact values
+        # the window's candidate pairs, from those values and their rounding bounds
         za = zc + C_LO * sc
         zb = zc + c_hi[pi] * sc
         slack = (self.cnorm[ks[pi], gi] * (emax / n)[pi] * (1 + F64_MARGIN) + ABS_SLACK
-                 + TIE_RTOL * g_hi[pi] + F64_DOT_RTOL * (np.abs(zc) + c_hi[pi] * np.abs(sc)))
+                 + TIE_RTOL * g_hi[pi] + F64_DOT_RTOL * (np.abs(zc) + c_hi[pi] * np.abs(sc))
+                 + ez + cmax[pi] * es)
         below = np.maximum(np.abs(za), np.abs(zb)) + slack < g_lo[pi]
         sg = np.sign(zc)
         above = np.minimum(sg * za, sg * zb) - slack > g_hi[pi]
         keep_c = ~(below | above)
         pi, gi, z0c, s0c = pi[keep_c], gi[keep_c], zc[keep_c], sc[keep_c]
+        ez, es = ez[keep_c], es[keep_c]
         kk = ks[pi]
         # replace the pairs of ks
         inK = np.zeros(path.P, dtype=bool)
@@ -317,13 +332,15 @@ class Screening:
         self.pg = np.concatenate([self.pg[keep], gi])
         self.zl = np.concatenate([self.zl[keep], z0c])
         self.sl = np.concatenate([self.sl[keep], s0c])
+        self.ez = np.concatenate([self.ez[keep], ez])
+        self.es = np.concatenate([self.es[keep], es])
         self.cn = np.concatenate([self.cn[keep], self.cnorm[kk, gi]])
         self.pst = np.concatenate([self.pst[keep], path.state[kk, gi]])
         g_new = gamma[kk]
-        margin = exact_margin(z0c, path.state[kk, gi], g_new, self.cnorm[kk, gi] * (rn[pi]))
+        margin = exact_margin(z0c, path.state[kk, gi], g_new, self.cnorm[kk, gi] * (rn[pi])) - ez
         self.ph = np.concatenate([self.ph[keep], self.travel[kk] - g_new + margin])
         self.pcount = np.bincount(self.pk, minlength=path.P)
-        self._rates(ks, kk, s0c, self.cnorm[kk, gi])
+        self._rates(ks, kk, np.abs(s0c) + es, self.cnorm[kk, gi])
         self.r0[ks] = r
         self.x0t[ks] = path.xt[ks]
         self.v0r[ks] = v0r
@@ -362,7 +379,8 @@ class Screening:
 
     def _rates(self, ks, kk, sl, cn):
         """Largest |s_j| and ||x_cj|| / n of the pairs of each problem of ``ks``, given all of
-        their pairs (problems ``kk``, each in one run; slopes ``sl``; gene norms ``cn``)."""
+        their pairs (problems ``kk``, each in one run; bounds ``sl`` on |s_j|; gene norms
+        ``cn``)."""
         self.smax[ks] = 0.0
         self.bmax[ks] = 0.0
         if len(kk):
@@ -401,7 +419,8 @@ class Screening:
         # (a settled pair is farther than the tie band from the threshold, so its plain
         # predicted status is its status; pairs that may be in the band are recomputed)
         dist = np.abs(np.abs(zp) - g) - (self.cn[due] * (e / path.n)[pk] * (1 + F64_MARGIN) + ABS_SLACK
-                                         + TIE_RTOL * g + F64_DOT_RTOL * (np.abs(zl) + np.abs(cs)))
+                                         + TIE_RTOL * g + F64_DOT_RTOL * (np.abs(zl) + np.abs(cs))
+                                         + self.ez[due] + np.abs(c[pk]) * self.es[due])
         unsettled = dist <= 0
         target = (zp > g).view(np.int8) - (zp < -g).view(np.int8)
         margin = dist
@@ -439,7 +458,7 @@ class Screening:
             margin[jn] = exact_margin(z, target[jn], gamma[kj], self.cn[pj] * rnorm[kj])
             if len(fullp):
                 f = full[kj]  # all pairs of the full problems, one run each
-                self._rates(fullp, kj[f], self.sl[pj[f]], self.cn[pj[f]])
+                self._rates(fullp, kj[f], np.abs(self.sl[pj[f]]) + self.es[pj[f]], self.cn[pj[f]])
             path.stats["full_rechecks"] = path.stats.get("full_rechecks", 0) + len(fullp)
             path.stats["pair_checks"] = path.stats.get("pair_checks", 0) + len(jn)
         path.stats["pair_predictions"] = path.stats.get("pair_predictions", 0) + len(due)
@@ -469,9 +488,11 @@ class Screening:
             inU[upd] = True
             u = inU[kf]
             self.sl[pf[u]] = zf[u] - self.zl[pf[u]]
+            self.es[pf[u]] = self.ez[pf[u]]  # the secant's rounding: that of the old zl
             self.vlt[upd] = d[upd]
             self.vlr[upd] = path.r[upd] - self.rl[upd]
         self.zl[pf] = zf
+        self.ez[pf] = 0.0
         self.xl[fullp] = path.xt[fullp]
         self.rl[fullp] = path.r[fullp]
 
