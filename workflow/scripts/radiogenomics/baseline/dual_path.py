@@ -218,7 +218,7 @@ class DualPath:
         start = self.anchor_state[k]
         diff = np.flatnonzero(self.state[k] != start)
         if len(diff):
-            fact.update(k, diff, self.state[k, diff], start[diff], rank_one=False)
+            fact.update(k, diff, self.state[k, diff], start[diff])
             self.state[k, diff] = start[diff]
         self.r[k] = self.anchor_r[k]
         self.rvalid[k] = True
@@ -237,7 +237,7 @@ class DualPath:
                 diff = np.flatnonzero(self.state[k] != target)
                 if len(diff) == 0:
                     break
-                fact.update(k, diff, self.state[k, diff], target[diff], rank_one=False)
+                fact.update(k, diff, self.state[k, diff], target[diff])
                 self.state[k, diff] = target[diff]
             else:
                 raise RadiogenomicsError(f"elastic net: Newton did not converge at step {t} by continuation")
@@ -263,10 +263,11 @@ class DualPath:
             z, target = self._full_state(k, r, gamma)
             diff = np.flatnonzero(self.state[k] != target)
             if len(diff):
-                fact.update(k, diff, self.state[k, diff], target[diff], rank_one=False)
+                fact.update(k, diff, self.state[k, diff], target[diff])
                 self.state[k, diff] = target[diff]
             # gradient at r (state consistent with r): r - y_c + (Gc r /n - γ m̂)/β
             wk = self.w[k]
+            fact.flush(k)
             gc_r = wk * (fact.Kt[k] @ r)
             grad = r - self.yc[k] + (gc_r / self.n[k] - gamma * wk * fact.mt[k]) / beta
             self._solve(idx, bvec, gvec)

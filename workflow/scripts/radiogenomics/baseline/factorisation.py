@@ -10,31 +10,28 @@ on the validation rows), the Newton equation for the dual variable r (the residu
 (β = λ(1-α), γ = λα). Kept per problem:
 
 * ``Kt`` = Σ_A x̃_j x̂_jᵀ (N × N; its training rows are G, its validation rows give the
-  validation predictions) and ``mt`` = Σ_A s_j x̃_j, updated in place as genes change status;
+  validation predictions) and ``mt`` = Σ_A s_j x̃_j (updated in place as genes change status);
 * an eigendecomposition G_B = Q diag(e) Qᵀ of G at the last *rebase* plus the genes that
   entered (σ = +1) or left (σ = -1) since, as columns u = Qᵀx̂ (``U``, ``sig``, ``m`` of
-  them). The solve is then diagonal plus an m × m Woodbury correction,
+  them) and x̃ (``XP``). The solve is then diagonal plus an m × m Woodbury correction,
   O(N²) per problem instead of a factorisation. After ``MMAX`` changes the problem is
-  *stale* and rebased (a new eigendecomposition of G) before its next solve;
+  *stale* and rebased (a new eigendecomposition of G) before its next solve. Kt takes
+  those changes in one product when it is needed (``flush``: at a rebase, or when the
+  problem turns stale), not one rank-one update per gene;
 * the right-hand side in the eigenbasis (``ytil`` = Qᵀy_c, ``mtil`` = Qᵀm̂) and ``KvQ`` =
-  Kt[validation rows] Q, so that validation predictions never need r itself.
+  Kt_B[validation rows] Q at the rebase, so that validation predictions never need r
+  itself: Kt[val] r = KvQ Qᵀr + Σ_{changes} σ_j x̃_j[val] u_jᵀ Qᵀr.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg.blas import dger
-
 #: Rank-one changes kept (Woodbury) before a new eigendecomposition: each costs O(N m) in
 #: every later solve, a rebase O(N³) once.
 MMAX = 16
 #: The m × m Woodbury systems are solved in batches of problems with similar m, so that the
 #: batched systems are not all padded to the largest m.
 BUCKETS = ((1, 4), (5, 12), (13, 16))
-#: A problem with at most this many status changes at once gets them as successive BLAS
-#: rank-one updates (ger: in place, no N × N temporary); more as one rank-g matrix product
-#: (gemm). The two round differently, so this split is part of what makes results reproducible.
-RANK_ONE_MAX = 4
 
 
 class Factorisation:
@@ -55,6 +52,8 @@ class Factorisation:
         self.Q = np.tile(np.eye(N), (P, 1, 1))
         self.e = np.zeros((P, N))
         self.U = np.zeros((P, N, MMAX))
+        self.XP = np.zeros((P, N, MMAX))  # x̃ of the changes kept in U
+        self.kt_m = np.zeros(P, dtype=int)  # ... of which the first kt_m are already in Kt
         self.sig = np.zeros((P, MMAX))
         self.m = np.zeros(P, dtype=int)
         self.ytil = yc.copy()  # Qᵀ y_c
@@ -70,68 +69,58 @@ class Factorisation:
         starts = np.flatnonzero(np.r_[True, kc[1:] != kc[:-1]])
         ends = np.r_[starts[1:], len(kc)]
         for st, en in zip(starts.tolist(), ends.tolist()):
-            self.update(int(kc[st]), gc[st:en], oc[st:en], nc[st:en], rank_one=en - st <= RANK_ONE_MAX)
+            self.update(int(kc[st]), gc[st:en], oc[st:en], nc[st:en])
 
-    def update(self, k, genes, old, new, *, rank_one):
+    def update(self, k, genes, old, new):
         """Problem k: ``genes`` change status ``old`` -> ``new`` (-1, 0, +1).
 
-        Kt += Σ σ_j x̃_j x̂_jᵀ and mt += Σ Δs_j x̃_j, where σ_j = +1 (enters), -1 (leaves) or 0
-        (changes sign) and Δs_j = new - old; unless the problem is stale, mtil += Σ Δs_j Qᵀx̂_j,
-        KvQ += Σ σ_j x̃_j[validation] (Qᵀx̂_j)ᵀ and the columns Qᵀx̂_j of the entering and
-        leaving genes are appended for Woodbury (the problem turns stale beyond MMAX).
-        ``rank_one``: the changes one after the other as rank-one updates (ger), else at once.
+        mt += Σ Δs_j x̃_j, where Δs_j = new - old; unless the problem is stale,
+        mtil += Σ Δs_j Qᵀx̂_j and the entering (σ = +1) and leaving (σ = -1) genes are kept
+        (Qᵀx̂_j, σ_j, x̃_j) for Woodbury and for Kt += Σ σ_j x̃_j x̂_jᵀ (``flush``); beyond MMAX
+        the problem turns stale and Kt takes them at once. A sign change (σ = 0) changes m̂
+        only.
         """
         xt = self.Xt[genes] - self.mu[k, genes][:, None]  # g x N, x̃
-        xh = xt * self.w[k][None, :]  # x̂ (zero on validation rows)
         sigma = (new != 0).astype(float) - (old != 0).astype(float)
         ds = new.astype(float) - old.astype(float)
-        if rank_one:
-            for i in range(len(genes)):
-                self._rank_one(k, xt[i], xh[i], sigma[i], ds[i])
-            return
-        nz = sigma != 0
-        if nz.any():
-            self.Kt[k] += (xt[nz] * sigma[nz, None]).T @ xh[nz]
         self.mt[k] += ds @ xt
+        nz = sigma != 0
         if self.stale[k]:
-            return  # rebuilt from Kt and mt at the next solve
+            if nz.any():
+                self.Kt[k] += (xt[nz] * sigma[nz, None]).T @ (xt[nz] * self.w[k][None, :])
+            return  # the rest is rebuilt from Kt and mt at the next solve
+        xh = xt * self.w[k][None, :]  # x̂ (zero on validation rows)
         u = self.Q[k].T @ xh.T  # N x g: Qᵀ x̂
         self.mtil[k] += u @ ds
         g = int(nz.sum())
-        if g:
-            xv = xt[nz][:, self.vidx[k]]  # g x V
-            self.KvQ[k] += (xv * sigma[nz, None]).T @ u[:, nz].T
-            self._append(k, u[:, nz], sigma[nz])
-
-    def _rank_one(self, k, xt, xh, sigma, ds):
-        """One gene of problem k (``update`` with g = 1), in place with BLAS ger."""
-        if sigma != 0:
-            # on the transposed (Fortran-ordered) view: no copy of the N x N matrix
-            dger(sigma, xh, xt, a=self.Kt[k].T, overwrite_a=1)
-        self.mt[k] += ds * xt
-        if self.stale[k]:
+        if g == 0:
             return
-        u = np.dot(xh, self.Q[k])  # Qᵀ x̂
-        self.mtil[k] += ds * u
-        if sigma != 0:
-            dger(sigma, u, xt[self.vidx[k]], a=self.KvQ[k].T, overwrite_a=1)
-            self._append(k, u[:, None], np.array([sigma]))
-
-    def _append(self, k, u, sigma):
-        """Keep the columns u (N × g) with signs σ for Woodbury, or mark problem k stale."""
-        g = len(sigma)
-        if self.m[k] + g > MMAX:
+        m = self.m[k]
+        if m + g > MMAX:
+            self.flush(k)
+            self.Kt[k] += (xt[nz] * sigma[nz, None]).T @ xh[nz]
             self.stale[k] = True
-        else:
-            self.U[k, :, self.m[k]:self.m[k] + g] = u
-            self.sig[k, self.m[k]:self.m[k] + g] = sigma
-            self.m[k] += g
+            return
+        self.U[k, :, m:m + g] = u[:, nz]
+        self.XP[k, :, m:m + g] = xt[nz].T
+        self.sig[k, m:m + g] = sigma[nz]
+        self.m[k] = m + g
+
+    def flush(self, k):
+        """Kt of problem k up to date: Kt += Σ σ_j x̃_j x̂_jᵀ over the kept changes not yet in it."""
+        lo, hi = self.kt_m[k], self.m[k]
+        if hi > lo:
+            xp = self.XP[k, :, lo:hi]  # N x g
+            self.Kt[k] += (xp * self.sig[k, lo:hi]) @ (xp * self.w[k][:, None]).T
+            self.kt_m[k] = hi
 
     # -- factorisation and solve ---------------------------------------------------------
     def rebase(self, ks):
         """New eigendecompositions G = Q diag(e) Qᵀ for the problems ``ks`` (no changes kept).
         Vectors the caller keeps in the old eigenbasis must be rotated with the new ``Q``."""
         self.stats["rebases"] = self.stats.get("rebases", 0) + len(ks)
+        for k in ks.tolist():
+            self.flush(k)
         G = self.Kt[ks] * self.w[ks][:, :, None]  # diag(w) Kt = Σ x̂ x̂ᵀ (symmetric)
         G = 0.5 * (G + G.transpose(0, 2, 1))
         e, Q = np.linalg.eigh(G)
@@ -143,8 +132,10 @@ class Factorisation:
         self.ytil[ks] = np.matmul(QT, self.yc[ks][:, :, None])[:, :, 0]
         self.mtil[ks] = np.matmul(QT, (self.mt[ks] * self.w[ks])[:, :, None])[:, :, 0]
         self.U[ks] = 0.0
+        self.XP[ks] = 0.0
         self.sig[ks] = 0.0
         self.m[ks] = 0
+        self.kt_m[ks] = 0
         self.stale[ks] = False
         return QT
 
@@ -179,7 +170,10 @@ class Factorisation:
         return idx, xt
 
     def validation_terms(self, xt):
-        """(Kt r)[validation rows] = KvQ Qᵀr and mt[validation rows], every problem."""
+        """(Kt r)[validation rows] = KvQ Qᵀr + Σ σ_j x̃_j[val] u_jᵀ Qᵀr (the changes since the
+        rebase) and mt[validation rows], every problem (none stale)."""
         rows = np.arange(self.P)[:, None]
         q = np.matmul(self.KvQ, xt[:, :, None])[:, :, 0]
+        ux = np.einsum("knj,kn->kj", self.U, xt) * self.sig  # P x MMAX (0 beyond m)
+        q += np.matmul(self.XP[rows, self.vidx], ux[:, :, None])[:, :, 0]
         return q, self.mt[rows, self.vidx]
