@@ -75,7 +75,8 @@ class DualPath:
         self.lambdas = np.asarray(lambdas, dtype=float)  # P x L
         self.ybar = (self.w @ self.y) / self.n
         self.yc = (self.y[None, :] - self.ybar[:, None]) * self.w
-        self.mu = (self.w @ X) / self.n[:, None]  # training means (P x p)
+        masks, inv = np.unique(self.w, axis=0, return_inverse=True)  # problems share folds
+        self.mu = (masks @ X)[inv.ravel()] / self.n[:, None]  # training means (P x p)
         self.state = np.zeros((self.P, self.p), dtype=np.int8)  # -1, 0, +1
         # the last exact solution (step, statuses, r) of every problem: continuation restarts there
         self.anchor_t = np.zeros(self.P, dtype=int)
