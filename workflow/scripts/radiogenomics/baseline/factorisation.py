@@ -26,12 +26,10 @@ on the validation rows), the Newton equation for the dual variable r (the residu
 from __future__ import annotations
 
 import numpy as np
+
 #: Rank-one changes kept (Woodbury) before a new eigendecomposition: each costs O(N m) in
 #: every later solve, a rebase O(N³) once.
 MMAX = 16
-#: The m × m Woodbury systems are solved in batches of problems with similar m, so that the
-#: batched systems are not all padded to the largest m.
-BUCKETS = ((1, 4), (5, 12), (13, 16))
 
 
 class Factorisation:
@@ -150,17 +148,15 @@ class Factorisation:
         bt = beta[idx, None] * self.ytil[idx] + gamma[idx, None] * self.mtil[idx]
         xt = d * bt
         pos = np.arange(self.P)[idx]
-        m = self.m[pos]
-        for lo, hi in BUCKETS:
-            sel = np.flatnonzero((m >= lo) & (m <= hi))
-            if len(sel) == 0:
-                continue
-            mm = int(m[sel].max())
+        sel = np.flatnonzero(self.m[pos] > 0)
+        if len(sel):
+            # one batch, padded to the largest m (the columns beyond a problem's m are zero:
+            # its padded block of C is the identity and adds nothing)
+            mm = int(self.m[pos[sel]].max())
             ks = pos[sel]
             Ut = self.U[ks, :, :mm]
             sg = self.sig[ks, :mm]
-            ds = d[sel]
-            DU = ds[:, :, None] * Ut
+            DU = d[sel][:, :, None] * Ut
             UT = Ut.transpose(0, 2, 1)
             ns = self.n[ks, None]
             C = np.eye(mm)[None] + sg[:, :, None] * np.matmul(UT, DU) / ns[:, :, None]
