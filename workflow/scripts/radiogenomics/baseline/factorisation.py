@@ -32,6 +32,12 @@ import numpy as np
 MMAX = 16
 
 
+def runs(keys):
+    """Starts and ends (lists) of the runs of equal values of the sorted non-empty ``keys``."""
+    starts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    return [0, *starts.tolist()], [*starts.tolist(), len(keys)]
+
+
 class Factorisation:
     """Kt, mt and the Woodbury-updated eigendecomposition of every problem's active set.
 
@@ -64,9 +70,7 @@ class Factorisation:
         """Genes gc[i] of problems kc[i] (sorted by problem) change status oc[i] -> nc[i]."""
         if len(kc) == 0:
             return
-        starts = np.flatnonzero(np.r_[True, kc[1:] != kc[:-1]])
-        ends = np.r_[starts[1:], len(kc)]
-        for st, en in zip(starts.tolist(), ends.tolist()):
+        for st, en in zip(*runs(kc)):
             self.update(int(kc[st]), gc[st:en], oc[st:en], nc[st:en])
 
     def update(self, k, genes, old, new):

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .factorisation import runs
 from .status import TIE_RTOL, status
 
 #: Longest window, in λ steps: beyond it the first-order prediction is rarely worth keeping.
@@ -141,9 +142,7 @@ def pair_dots(Xt, genes, R, problems):
         return out
     order = np.argsort(problems, kind="stable")
     ks = problems[order]
-    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    ends = np.r_[starts[1:], len(ks)]
-    for lo, hi in zip(starts.tolist(), ends.tolist()):
+    for lo, hi in zip(*runs(ks)):
         sel = order[lo:hi]
         out[sel] = Xt[genes[sel]] @ R[ks[lo]]
     return out
@@ -385,7 +384,7 @@ class Screening:
         self.smax[ks] = 0.0
         self.bmax[ks] = 0.0
         if len(kk):
-            first = np.flatnonzero(np.r_[True, kk[1:] != kk[:-1]])
+            first = np.asarray(runs(kk)[0])
             k = kk[first]
             self.smax[k] = np.maximum.reduceat(np.abs(sl), first)
             self.bmax[k] = np.maximum.reduceat(cn, first) / self.path.n[k]
