@@ -299,13 +299,15 @@ class Screening:
         es = xn * (nv / n)[pi]
         old = path.state[ks]  # K x p
         gq = gamma[ks][pi]
-        band = ABS_SLACK + TIE_RTOL * gq + F64_DOT_RTOL * self.cnorm[ks[pi], gi] * rn[pi]
+        cn = self.cnorm[ks[pi], gi]
+        band = ABS_SLACK + TIE_RTOL * gq + F64_DOT_RTOL * cn * rn[pi]
         amb = np.flatnonzero(np.abs(np.abs(zc) - gq) <= CANDIDATE_EXACT * (ez + band))
         if len(amb):
             zc[amb] = pair_dots(path.Xt, gi[amb], r, pi[amb]) / n[pi[amb]]
             ez[amb] = 0.0
         path.stats["window_exact"] = path.stats.get("window_exact", 0) + len(amb)
-        target[pi, gi] = status(zc, gq, old[pi, gi])
+        tc = status(zc, gq, old[pi, gi])
+        target[pi, gi] = tc
         # full check: every gene's status in line with z
         qi, gj = np.nonzero(old != target)  # problem position, gene; sorted by problem
         if len(qi):
@@ -314,7 +316,7 @@ class Screening:
         # the window's candidate pairs, from those values and their rounding bounds
         za = zc + C_LO * sc
         zb = zc + c_hi[pi] * sc
-        slack = (self.cnorm[ks[pi], gi] * (emax / n)[pi] * (1 + F64_MARGIN) + ABS_SLACK
+        slack = (cn * (emax / n)[pi] * (1 + F64_MARGIN) + ABS_SLACK
                  + TIE_RTOL * g_hi[pi] + F64_DOT_RTOL * (np.abs(zc) + c_hi[pi] * np.abs(sc))
                  + ez + cmax[pi] * es)
         below = np.maximum(np.abs(za), np.abs(zb)) + slack < g_lo[pi]
@@ -322,7 +324,7 @@ class Screening:
         above = np.minimum(sg * za, sg * zb) - slack > g_hi[pi]
         keep_c = ~(below | above)
         pi, gi, z0c, s0c = pi[keep_c], gi[keep_c], zc[keep_c], sc[keep_c]
-        ez, es = ez[keep_c], es[keep_c]
+        ez, es, cn, tc = ez[keep_c], es[keep_c], cn[keep_c], tc[keep_c]
         kk = ks[pi]
         # replace the pairs of ks
         inK = np.zeros(path.P, dtype=bool)
@@ -334,13 +336,13 @@ class Screening:
         self.sl = np.concatenate([self.sl[keep], s0c])
         self.ez = np.concatenate([self.ez[keep], ez])
         self.es = np.concatenate([self.es[keep], es])
-        self.cn = np.concatenate([self.cn[keep], self.cnorm[kk, gi]])
-        self.pst = np.concatenate([self.pst[keep], path.state[kk, gi]])
+        self.cn = np.concatenate([self.cn[keep], cn])
+        self.pst = np.concatenate([self.pst[keep], tc])
         g_new = gamma[kk]
-        margin = exact_margin(z0c, path.state[kk, gi], g_new, self.cnorm[kk, gi] * (rn[pi])) - ez
+        margin = exact_margin(z0c, tc, g_new, cn * rn[pi]) - ez
         self.ph = np.concatenate([self.ph[keep], self.travel[kk] - g_new + margin])
         self.pcount = np.bincount(self.pk, minlength=path.P)
-        self._rates(ks, kk, np.abs(s0c) + es, self.cnorm[kk, gi])
+        self._rates(ks, kk, np.abs(s0c) + es, cn)
         self.r0[ks] = r
         self.x0t[ks] = path.xt[ks]
         self.v0r[ks] = v0r
