@@ -67,31 +67,34 @@ class Factorisation:
 
     # -- status changes ---------------------------------------------------------------
     def apply(self, kc, gc, oc, nc):
-        """Genes gc[i] of problems kc[i] (sorted by problem) change status oc[i] -> nc[i]."""
+        """Genes gc[i] of problems kc[i] (sorted by problem) change status oc[i] -> nc[i].
+
+        For each problem: mt += Σ Δs_j x̃_j, where Δs_j = new - old; unless the problem is
+        stale, mtil += Σ Δs_j Qᵀx̂_j and the entering (σ = +1) and leaving (σ = -1) genes are
+        kept (Qᵀx̂_j, σ_j, x̃_j) for Woodbury and for Kt += Σ σ_j x̃_j x̂_jᵀ (``flush``); beyond
+        MMAX the problem turns stale and Kt takes them at once. A sign change (σ = 0) changes
+        m̂ only.
+        """
         if len(kc) == 0:
             return
+        xt = self.Xt[gc] - self.mu[kc, gc][:, None]  # x̃ of every change (rows)
+        xh = xt * self.w[kc]  # x̂ (zero on validation rows)
+        sigma = (nc != 0).astype(float) - (oc != 0).astype(float)
+        ds = nc.astype(float) - oc.astype(float)
         for st, en in zip(*runs(kc)):
-            self.update(int(kc[st]), gc[st:en], oc[st:en], nc[st:en])
+            self._update(int(kc[st]), xt[st:en], xh[st:en], sigma[st:en], ds[st:en])
 
     def update(self, k, genes, old, new):
-        """Problem k: ``genes`` change status ``old`` -> ``new`` (-1, 0, +1).
+        """Problem k: ``genes`` change status ``old`` -> ``new`` (``apply``)."""
+        self.apply(np.full(len(genes), k), genes, old, new)
 
-        mt += Σ Δs_j x̃_j, where Δs_j = new - old; unless the problem is stale,
-        mtil += Σ Δs_j Qᵀx̂_j and the entering (σ = +1) and leaving (σ = -1) genes are kept
-        (Qᵀx̂_j, σ_j, x̃_j) for Woodbury and for Kt += Σ σ_j x̃_j x̂_jᵀ (``flush``); beyond MMAX
-        the problem turns stale and Kt takes them at once. A sign change (σ = 0) changes m̂
-        only.
-        """
-        xt = self.Xt[genes] - self.mu[k, genes][:, None]  # g x N, x̃
-        sigma = (new != 0).astype(float) - (old != 0).astype(float)
-        ds = new.astype(float) - old.astype(float)
+    def _update(self, k, xt, xh, sigma, ds):
         self.mt[k] += ds @ xt
         nz = sigma != 0
         if self.stale[k]:
             if nz.any():
-                self.Kt[k] += (xt[nz] * sigma[nz, None]).T @ (xt[nz] * self.w[k][None, :])
+                self.Kt[k] += (xt[nz] * sigma[nz, None]).T @ xh[nz]
             return  # the rest is rebuilt from Kt and mt at the next solve
-        xh = xt * self.w[k][None, :]  # x̂ (zero on validation rows)
         u = self.Q[k].T @ xh.T  # N x g: Qᵀ x̂
         self.mtil[k] += u @ ds
         g = int(nz.sum())
