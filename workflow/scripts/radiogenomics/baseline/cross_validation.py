@@ -137,18 +137,18 @@ def elastic_net_cv(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio=0.01, 
     return res
 
 
-def by_fold(X, train, scales, solve):
+def by_fold(X, train, scaled, solve):
     """Out-of-fold predictions from ``solve(X, masks, folds)`` (returns (..., N), filled at
     the validation columns of every row of ``masks``, and a list of (position in ``folds``,
-    ...) fallbacks), with X as given (``scales`` None: one call, all folds batched) or divided
-    by each fold's own gene scales (one call per fold). Returns the predictions and the list
-    of (fold index, ...) fallbacks."""
-    if scales is None:
+    ...) fallbacks), with X as given (``scaled`` None: one call, all folds batched) or
+    ``scaled[f]``, X divided by fold f's own gene scales (one call per fold). Returns the
+    predictions and the list of (fold index, ...) fallbacks."""
+    if scaled is None:
         pred, fallbacks = solve(X, train, np.arange(len(train)))
         return pred, fallbacks
     pred, fallbacks = None, []
     for f, mask in enumerate(train):
-        part, fell = solve(X / scales[f], mask[None, :], np.array([f]))
+        part, fell = solve(scaled[f], mask[None, :], np.array([f]))
         if pred is None:
             pred = np.empty_like(part)
         pred[..., ~mask] = part[..., ~mask]
@@ -182,6 +182,7 @@ def _search(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, s
     # glmnet standardises inside every fit: the folds' training rows, and all patients for
     # the refit and the λ grid (cv.glmnet passes the full-data λ sequence to every fold)
     scales = np.stack([gene_scales(X, mask) for mask in train]) if standardize else None
+    scaled = [X / s for s in scales] if standardize else None  # each fold's X, for every α
     all_scales = gene_scales(X) if standardize else np.ones(p)
     X_all = X / all_scales if standardize else X
     lambdas = np.stack([lambda_grid(X_all, y, a, L, lambda_min_ratio) for a in ratios])
@@ -258,14 +259,14 @@ def _search(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, s
 
     for a, r in enumerate(ratios):
         if r == 0:
-            score(a, by_fold(X, train, scales, lambda Xs, masks, folds: ridge(Xs, masks, folds, a))[0])
+            score(a, by_fold(X, train, scaled, lambda Xs, masks, folds: ridge(Xs, masks, folds, a))[0])
         elif r == 1:
-            pred, failed = by_fold(X, train, scales, lambda Xs, masks, folds: lasso(Xs, masks, folds, a))
+            pred, failed = by_fold(X, train, scaled, lambda Xs, masks, folds: lasso(Xs, masks, folds, a))
             for f, exc in failed:
                 fell_back("lasso", f, r, -1, exc)
             score(a, pred)
     if mid:
-        preds, failed = by_fold(X, train, scales, enet)
+        preds, failed = by_fold(X, train, scaled, enet)
         for f, alpha, step, reason in failed:
             fell_back("enet", f, alpha, step, reason)
         for i, a in enumerate(mid):
@@ -305,7 +306,7 @@ def _search(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, s
     def fold_coef(f):
         mask = train[f]
         s = scales[f] if standardize else None
-        Xs = X / s if standardize and (not fast or alpha == 0) else X
+        Xs = scaled[f] if standardize and (not fast or alpha == 0) else X
         if not fast:
             if alpha == 0:
                 return reference.ridge_fit(Xs, y, mask, lam)[0]
@@ -319,7 +320,7 @@ def _search(X, y, fold_ids, l1_ratios, n_lambdas, lambda_min_ratio, criterion, s
             r = residuals[mid.index(best_a), f, best_t]
             if np.all(np.isfinite(r)):
                 return coef_from_residual(X, mask, r, alpha, lam, s)
-        Xs = X / s if standardize else X
+        Xs = scaled[f] if standardize else X
         return reference.cd_fit(Xs, y, mask, alpha, lambdas[best_a], best_t)[0]
 
     gaps = []

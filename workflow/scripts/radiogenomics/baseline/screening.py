@@ -5,8 +5,9 @@ every Newton iteration would dominate the cost, so each problem has a *screening
 
 * At its opening (``open_windows``), z0 = X_cᵀr0/n and its slope s0 = X_cᵀv/n along the
   path's last step v are computed for all genes, in single precision (one product over X)
-  with the rounding bound added to the slack; the genes that bound cannot settle are
-  recomputed in double precision. Every gene's status is brought in line (full check).
+  with the rounding bound added to the slack. Every gene's status is brought in line (full
+  check); a gene gets its exact (double-precision) z only where the rounding bound leaves
+  its status open.
 * Within the window, for d = r - r0 and any scalar c,
   z_j(r) = z0_j + c s0_j + x_cjᵀ(d - c v)/n, so with c = dᵀv/vᵀv and e = ||d - c v||,
   |z_j - z0_j - c s0_j| ≤ ||x_cj|| e / n (Cauchy-Schwarz on the part of the drift that the
@@ -14,8 +15,10 @@ every Newton iteration would dominate the cost, so each problem has a *screening
   c ∈ [c_lo, c_hi] (``window_ok``). Genes whose predicted |z| stays clear of the threshold
   range [γ(t_end), γ(t)] by that slack for every such c cannot change status; only the
   others become the window's *candidate pairs* (problem, gene).
-* Between openings (``sync``) only candidate pairs are examined, from their last exact
-  values with the same first-order bound; those it cannot settle get exact z.
+* Between openings (``sync``) only candidate pairs are examined, from their last values
+  (single precision from the opening, with their rounding bounds ``ez``/``es``, until a
+  new reference makes them exact) with the same first-order bound; those it cannot settle
+  get exact z.
 * A pair is examined only when it is *due*. Every evaluation (predicted or exact) leaves a
   margin g: how far z's interval is from the threshold band. Between evaluations z moves
   by at most |s_j| Σ|Δc| + ||x_cj||/n Σ||Δd_⊥|| (Δd_⊥ = Δr - Δc v, each Newton update
