@@ -82,9 +82,11 @@ class DualPath:
         masks, inv = np.unique(self.w, axis=0, return_inverse=True)  # problems share folds
         self.mu = (masks @ X)[inv.ravel()] / self.n[:, None]  # training means (P x p)
         self.state = np.zeros((self.P, self.p), dtype=np.int8)  # -1, 0, +1
-        # the last exact solution (step, statuses, r) of every problem: continuation restarts there
+        # the last exact solution (step, statuses, xt) of every problem: continuation restarts
+        # there; ``changed``: statuses changed since
         self.anchor_t = np.zeros(self.P, dtype=int)
         self.anchor_state = self.state.copy()
+        self.changed = np.zeros(self.P, dtype=bool)
         vmax = max(int((~train).sum(axis=1).max()), 1)
         self.vidx = np.array([np.resize(np.flatnonzero(~row), vmax) if (~row).any() else np.zeros(vmax, int)
                               for row in train])
@@ -97,7 +99,7 @@ class DualPath:
         self.rvalid = np.ones(self.P, dtype=bool)
         self.xt_prev = self.xt.copy()  # solution of the previous step (eigenbasis)
         self.xt_prev2 = self.xt.copy()  # ... and of the one before
-        self.anchor_r = self.r.copy()
+        self.anchor_xt = self.xt.copy()
         self.screen = Screening(self, X)
         # Problems still solved by Newton; a problem on which it fails (``give_up``) is
         # frozen and recorded in ``failed`` (k -> (step, reason)) for the caller's fallback.
@@ -122,7 +124,9 @@ class DualPath:
         Q = self.fact.Q
         r_prev = np.matmul(Q[ks], self.xt_prev[ks][:, :, None])[:, :, 0]
         r_prev2 = np.matmul(Q[ks], self.xt_prev2[ks][:, :, None])[:, :, 0]
+        r_anchor = np.matmul(Q[ks], self.anchor_xt[ks][:, :, None])[:, :, 0]
         QT = self.fact.rebase(ks)
+        self.anchor_xt[ks] = np.matmul(QT, r_anchor[:, :, None])[:, :, 0]
         self.xt[ks] = np.matmul(QT, self.r[ks][:, :, None])[:, :, 0]
         self.screen.rotate(ks, QT)
         self.xt_prev[ks] = np.matmul(QT, r_prev[:, :, None])[:, :, 0]
@@ -150,8 +154,11 @@ class DualPath:
         if len(allp) == 0:
             return
         screen = self.screen
-        self.xt_prev2[allp] = self.xt_prev[allp]
-        self.xt_prev[allp] = self.xt[allp]
+        if len(allp) == self.P:
+            self.xt_prev2, self.xt_prev = self.xt_prev, self.xt.copy()
+        else:
+            self.xt_prev2[allp] = self.xt_prev[allp]
+            self.xt_prev[allp] = self.xt[allp]
         # problems whose window ended (or none is open): full check and a new window (a full
         # check reads all of X whatever the number of problems: windows that would end soon
         # are renewed in the same pass)
@@ -191,10 +198,11 @@ class DualPath:
             screen.t_end[todo] = -1  # r moved outside the windows' bookkeeping: new ones next step
         if exact:
             done = self.live
-            self.materialize(done)
+            moved = done[self.changed[done]]
+            self.anchor_state[moved] = self.state[moved]
+            self.changed[done] = False
             self.anchor_t[done] = t
-            self.anchor_state[done] = self.state[done]
-            self.anchor_r[done] = self.r[done]
+            self.anchor_xt[done] = self.xt[done]
         screen.after_step(self.xt - self.xt_prev, self.n)
 
     def _give_up(self, k, t, reason):
@@ -225,9 +233,9 @@ class DualPath:
         if len(diff):
             fact.update(k, diff, self.state[k, diff], start[diff])
             self.state[k, diff] = start[diff]
-        self.r[k] = self.anchor_r[k]
-        self.rvalid[k] = True
-        self.xt[k] = fact.Q[k].T @ self.r[k]
+        self.changed[k] = True
+        self.xt[k] = self.anchor_xt[k]  # (both kept in the current eigenbasis)
+        self.rvalid[k] = False
         idx = np.array([k])
         bvec = np.zeros(self.P)
         gvec = np.zeros(self.P)
@@ -257,6 +265,7 @@ class DualPath:
         per trial step.
         """
         self.stats["damped"] = self.stats.get("damped", 0) + 1
+        self.changed[k] = True
         idx = np.array([k])
         bvec = np.zeros(self.P)
         gvec = np.zeros(self.P)

@@ -110,6 +110,9 @@ ABS_SLACK = 1e-15
 #: bounds until its first exact evaluation (one gathered row of X per exact z is what the
 #: opening would otherwise spend most of its time on).
 CANDIDATE_EXACT = 1.0
+#: ``pair_dots`` takes one row-wise product instead of one matrix-vector product per problem
+#: below this many pairs per problem (the per-problem calls then cost more than the gather).
+PAIR_DOTS_ROWWISE = 8
 #: Rounding of an exact (double-precision) z and of z + c s, relative to their terms.
 F64_DOT_RTOL = 1e-12
 #: Rounding of the travel T per Newton update, relative to ||x_cj||/n · ||r||: r is moved
@@ -141,8 +144,8 @@ def pair_dots(Xt, genes, R, problems):
     product per problem (a row-wise product of the gathered rows and r's is several times
     slower: it gathers an N-vector of R per pair and does not use BLAS)."""
     out = np.empty(len(genes))
-    if len(genes) == 0:
-        return out
+    if len(genes) < PAIR_DOTS_ROWWISE * len(np.unique(problems)):  # few pairs per problem
+        return np.einsum("ij,ij->i", Xt[genes], R[problems])
     order = np.argsort(problems, kind="stable")
     ks = problems[order]
     for lo, hi in zip(*runs(ks)):
@@ -216,6 +219,7 @@ class Screening:
     def _set_status(self, kc, gc, old, new):
         self.path.fact.apply(kc, gc, old, new)
         self.path.state[kc, gc] = new
+        self.path.changed[kc] = True
 
     def _next_window(self, ks, t):
         """Length of the windows ``ks`` open at step t from how the last one went, and its end."""
