@@ -22,7 +22,8 @@ Modules, one per layer, each readable on its own:
 * ``dual_path``: 0 < α < 1, the exact semismooth Newton path on the n-dimensional dual, with
   ``factorisation`` (the active set's Woodbury-updated eigendecomposition) and ``screening``
   (which genes can change status); ``status`` is the soft-threshold status with its tie rule;
-  ``enet`` runs it on the folds and for the refit along a refined λ path.
+  ``rowwise`` the products over rows they share; ``enet`` runs it on the folds and for the
+  refit along a refined λ path.
 * ``reference``: scikit-learn's coordinate descent and ``Ridge``, the executable reference
   and the fallback of the fast solvers.
 * ``certificate``: the relative duality gap of a solution.

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .rowwise import runs
+
 #: Rank-one changes kept (Woodbury) before a new eigendecomposition: each costs O(N m) in
 #: every later solve, a rebase O(N³) once. Measured on the benchmark (100 λ, 10 folds, CPU
 #: seconds of the fold paths, best of 3): 16: 9.67 s, 24: 9.50 s, 32: about as 16.
@@ -34,12 +36,6 @@ MMAX = 24
 #: The m × m Woodbury systems are solved in batches of problems with similar m (a batch is
 #: padded to its largest m).
 BUCKETS = ((1, 8), (9, MMAX))
-
-
-def runs(keys):
-    """Starts and ends (lists) of the runs of equal values of the sorted non-empty ``keys``."""
-    starts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-    return [0, *starts.tolist()], [*starts.tolist(), len(keys)]
 
 
 class Factorisation:

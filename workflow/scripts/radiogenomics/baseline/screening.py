@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .factorisation import runs
+from .rowwise import linear_fit, pair_dots, runs
 from .status import TIE_RTOL, status
 
 #: Longest window, in λ steps: beyond it the first-order prediction is rarely worth keeping.
@@ -110,9 +110,6 @@ ABS_SLACK = 1e-15
 #: bounds until its first exact evaluation (one gathered row of X per exact z is what the
 #: opening would otherwise spend most of its time on).
 CANDIDATE_EXACT = 1.0
-#: ``pair_dots`` takes one row-wise product instead of one matrix-vector product per problem
-#: below this many pairs per problem (the per-problem calls then cost more than the gather).
-PAIR_DOTS_ROWWISE = 8
 #: Rounding of an exact (double-precision) z and of z + c s, relative to their terms.
 F64_DOT_RTOL = 1e-12
 #: Rounding of the travel T per Newton update, relative to ||x_cj||/n · ||r||: r is moved
@@ -123,35 +120,11 @@ TRAVEL_RTOL = 1e-12
 PYTHAGORAS_RTOL = 1e-12
 
 
-def linear_fit(d, v):
-    """c = dᵀv/vᵀv (0 where v = 0) and e = ||d - c v|| per row."""
-    vv = np.einsum("ij,ij->i", v, v)
-    c = np.einsum("ij,ij->i", d, v) / np.where(vv > 0, vv, 1.0)
-    c[vv == 0] = 0.0
-    dc = d - c[:, None] * v
-    return c, np.sqrt(np.einsum("ij,ij->i", dc, dc))
-
-
 def exact_margin(z, st, gamma, zerr):
     """How far an exact z (status st, its rounding ≤ F64_DOT_RTOL · zerr, zerr ≥ Σ|x_ij r_i|/n)
     is from the tie band around ±γ on its own side (negative: inside it)."""
     band = ABS_SLACK + TIE_RTOL * gamma + F64_DOT_RTOL * zerr
     return np.where(st == 0, gamma - np.abs(z), st * z - gamma) - band
-
-
-def pair_dots(Xt, genes, R, problems):
-    """x_gᵀ r_k for the pairs (g, k) = (``genes[i]``, ``problems[i]``): one matrix-vector
-    product per problem (a row-wise product of the gathered rows and r's is several times
-    slower: it gathers an N-vector of R per pair and does not use BLAS)."""
-    out = np.empty(len(genes))
-    if len(genes) < PAIR_DOTS_ROWWISE * len(np.unique(problems)):  # few pairs per problem
-        return np.einsum("ij,ij->i", Xt[genes], R[problems])
-    order = np.argsort(problems, kind="stable")
-    ks = problems[order]
-    for lo, hi in zip(*runs(ks)):
-        sel = order[lo:hi]
-        out[sel] = Xt[genes[sel]] @ R[ks[lo]]
-    return out
 
 
 class Screening:
