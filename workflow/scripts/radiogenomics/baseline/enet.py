@@ -143,7 +143,7 @@ def enet_fit(X, y, alpha, lambdas, t_stop, mask=None):
     try:
         path = DualPath(X, y, train, np.array([alpha]), fine)
         for s in range(t_stop * m + 1):
-            path.step(s, exact=s == t_stop * m)
+            path.step(s, exact=s % m == 0)  # (exact solutions: the anchors of continuation)
             if path.failed:
                 break
         if not path.failed:
