@@ -79,8 +79,10 @@ class DualPath:
         self.lambdas = np.asarray(lambdas, dtype=float)  # P x L
         self.ybar = (self.w @ self.y) / self.n
         self.yc = (self.y[None, :] - self.ybar[:, None]) * self.w
-        masks, inv = np.unique(self.w, axis=0, return_inverse=True)  # problems share folds
-        self.mu = (masks @ X)[inv.ravel()] / self.n[:, None]  # training means (P x p)
+        # the distinct training masks (problems share folds) and each problem's
+        self.masks, inv = np.unique(self.w, axis=0, return_inverse=True)
+        self.mask_of = inv.ravel()
+        self.mu = (self.masks @ X)[self.mask_of] / self.n[:, None]  # training means (P x p)
         self.state = np.zeros((self.P, self.p), dtype=np.int8)  # -1, 0, +1
         # the last exact solution (step, statuses, xt) of every problem: continuation restarts
         # there; ``changed``: statuses changed since

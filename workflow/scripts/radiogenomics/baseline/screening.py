@@ -145,8 +145,7 @@ class Screening:
         self.xn32 = np.sqrt(np.einsum("ij,ij->j", Xg, Xg)).astype(np.float32)
         self.f32_err = F32_SAFETY * (X.shape[0] + F32_EXTRA_OPS) * F32_UNIT + F32_ERR_FLOOR
         # training-centred gene norms per problem (P x p), for the bounds
-        masks, inv = np.unique(path.w, axis=0, return_inverse=True)  # problems share folds
-        sq = (masks @ (X * X))[inv.ravel()] - path.n[:, None] * path.mu**2
+        sq = (path.masks @ (X * X))[path.mask_of] - path.n[:, None] * path.mu**2
         self.cnorm = np.sqrt(np.clip(sq, 0, None))
         # candidate pairs (problem pk, gene pg; in no particular order): last exact z (zl),
         # its slope (sl) along the direction vl, centred gene norm (cn), stored status (pst)
