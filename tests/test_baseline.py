@@ -655,8 +655,8 @@ def test_corrupted_fast_solution_is_caught_by_the_certificate(monkeypatch, caplo
     good = baseline.elastic_net_cv(X, y, folds, ratios, 12, 0.01)
     assert good["certificate"]["passed"] and good["solver"] == "fast"
     if corrupt == "fold_solution":  # the dual solutions stored at the requested λ
-        current = enet._current_residuals
-        monkeypatch.setattr(enet, "_current_residuals", lambda path: current(path) * 1.01)
+        current = dual_path.DualPath.residuals
+        monkeypatch.setattr(dual_path.DualPath, "residuals", lambda path: current(path) * 1.01)
     else:  # the refit's coefficients
         coef = dual_path.DualPath.coef
 

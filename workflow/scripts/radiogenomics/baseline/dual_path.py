@@ -65,10 +65,30 @@ class DualPath:
 
     Problem k has training mask ``train[k]`` (its other patients are its validation
     patients) and L1 share ``alpha[k]``; all share the step index t into their own λ
-    sequence ``lambdas[k]``.
+    sequence ``lambdas[k]``. Where all problems share one training mask (one fold, α varying:
+    the per-fold standardised search) the solve runs on the training rows alone (N = n; ``rows``
+    are those of X as given) and the validation rows are only predicted (``Factorisation``).
     """
 
     def __init__(self, X, y, train, alpha, lambdas):
+        train = np.asarray(train, dtype=bool)
+        self.N_all = train.shape[1]
+        # the distinct training masks (problems share folds) and each problem's
+        masks, inv = np.unique(train, axis=0, return_inverse=True)
+        vmax = max(int((~train).sum(axis=1).max()), 1)
+        self.vidx = np.array([np.resize(np.flatnonzero(~row), vmax) if (~row).any() else np.zeros(vmax, int)
+                              for row in train])  # validation rows (of X as given)
+        if len(masks) == 1:
+            # one training set: the solve runs on its rows alone (N = n), the validation
+            # rows are only predicted
+            self.rows = np.flatnonzero(masks[0])
+            Xv = X
+            X, y, train = X[self.rows], np.asarray(y)[self.rows], train[:, self.rows]
+            masks, fact_vidx = masks[:, self.rows], self.vidx
+        else:
+            self.rows = None  # the solve runs on all rows, with zero weights off the training rows
+            Xv, fact_vidx = X, self.vidx
+        self.masks, self.mask_of = masks.astype(float), inv.ravel()
         self.Xt = np.ascontiguousarray(X.T)  # p x N
         self.p, self.N = self.Xt.shape
         self.y = np.asarray(y, dtype=float)
@@ -79,9 +99,6 @@ class DualPath:
         self.lambdas = np.asarray(lambdas, dtype=float)  # P x L
         self.ybar = (self.w @ self.y) / self.n
         self.yc = (self.y[None, :] - self.ybar[:, None]) * self.w
-        # the distinct training masks (problems share folds) and each problem's
-        self.masks, inv = np.unique(self.w, axis=0, return_inverse=True)
-        self.mask_of = inv.ravel()
         self.mu = (self.masks @ X)[self.mask_of] / self.n[:, None]  # training means (P x p)
         self.state = np.zeros((self.P, self.p), dtype=np.int8)  # -1, 0, +1
         # the last exact solution (step, statuses, xt) of every problem: continuation restarts
@@ -89,11 +106,9 @@ class DualPath:
         self.anchor_t = np.zeros(self.P, dtype=int)
         self.anchor_state = self.state.copy()
         self.changed = np.zeros(self.P, dtype=bool)
-        vmax = max(int((~train).sum(axis=1).max()), 1)
-        self.vidx = np.array([np.resize(np.flatnonzero(~row), vmax) if (~row).any() else np.zeros(vmax, int)
-                              for row in train])
         self.stats = {"solves": 0, "refreshes": 0, "iterations": 0, "candidate_rows": 0, "steps": 0}
-        self.fact = Factorisation(self.Xt, self.w, self.n, self.mu, self.yc, self.vidx, self.stats)
+        Xvt = self.Xt if Xv is X else np.ascontiguousarray(Xv.T)
+        self.fact = Factorisation(self.Xt, self.w, self.n, self.mu, self.yc, Xvt, fact_vidx, self.stats)
         # The solution is kept in the eigenbasis of the factorisation (xt = Qᵀr); r itself
         # is only formed (an N x N product per problem) when genes must be checked exactly.
         self.r = self.yc.copy()
@@ -281,11 +296,9 @@ class DualPath:
             if len(diff):
                 fact.update(k, diff, self.state[k, diff], target[diff])
                 self.state[k, diff] = target[diff]
-            # gradient at r (state consistent with r): r - y_c + (Gc r /n - γ m̂)/β
-            wk = self.w[k]
+            # gradient at r (state consistent with r): r - y_c + (G r /n - γ m̂)/β
             fact.flush(k)
-            gc_r = wk * (fact.Kt[k] @ r)
-            grad = r - self.yc[k] + (gc_r / self.n[k] - gamma * wk * fact.mt[k]) / beta
+            grad = r - self.yc[k] + (fact.Kt[k] @ r / self.n[k] - gamma * fact.mt[k]) / beta
             self._solve(idx, bvec, gvec)
             self.materialize(idx)
             d = self.r[k] - r
@@ -320,9 +333,20 @@ class DualPath:
         return self.ybar[:, None] + (q / self.n[:, None] - gamma[:, None] * mv) / beta[:, None]
 
     def residuals(self):
-        """r of every problem (P, N), the dual solution at the last step."""
-        self.materialize(np.arange(self.P))
-        return self.r.copy()
+        """r of every problem (P, N) over the rows of X as given (zero off the training rows),
+        the dual solution at the last step, without touching the path's own copy of r."""
+        r = np.empty((self.P, self.N))
+        Q, xt = self.fact.Q, self.xt
+        for k in range(self.P):
+            if self.rvalid[k]:
+                r[k] = self.r[k]
+            else:
+                np.dot(Q[k], xt[k], out=r[k])
+        if self.rows is None:
+            return r
+        full = np.zeros((self.P, self.N_all))
+        full[:, self.rows] = r
+        return full
 
     def coef(self, k, t):
         """Coefficients and intercept of problem k at step t (after ``step(t)``)."""

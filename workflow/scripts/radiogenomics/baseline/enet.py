@@ -90,7 +90,7 @@ def enet_predictions(X, y, train, alphas, lambdas):
             pr = pred.reshape(A, F, -1)
             for f in range(F):
                 out[:, s // m, path.vidx[f]] = pr[:, f]
-            residuals[:, :, s // m] = _current_residuals(path).reshape(A, F, N)
+            residuals[:, :, s // m] = path.residuals().reshape(A, F, N)
         failed = {k: (step if step < 0 else step // m, reason) for k, (step, reason) in path.failed.items()}
         stats = path.stats
     except SOLVER_ERRORS as exc:
@@ -105,18 +105,6 @@ def enet_predictions(X, y, train, alphas, lambdas):
         fallbacks.append((f, float(alphas[a]), t, reason))
     log.debug("dual path stats: %s", stats)
     return out, stats, fallbacks, residuals
-
-
-def _current_residuals(path):
-    """r = Q xt of every problem, without touching the path's own copy of r."""
-    r = np.empty((path.P, path.N))
-    Q, xt = path.fact.Q, path.xt
-    for k in range(path.P):
-        if path.rvalid[k]:
-            r[k] = path.r[k]
-        else:
-            np.dot(Q[k], xt[k], out=r[k])
-    return r
 
 
 def coef_from_residual(X, mask, r, alpha, lam, scale=None):

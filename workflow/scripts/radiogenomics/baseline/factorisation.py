@@ -1,26 +1,29 @@
 """The active-set linear algebra of the elastic-net dual path, for several problems at once.
 
-Problem k has training weights w_k (1 on its training rows, 0 on its validation rows), n_k
-training patients, training means μ_k, centred target y_c and active set A with signs s.
-With x̃_j = x_j - μ_kj (centred by the training means, all rows) and x̂_j = w_k ⊙ x̃_j (zero
-on the validation rows), the Newton equation for the dual variable r (the residual) is
+Problem k has training weights w_k (1 on its training rows, 0 on the others), n_k training
+patients, training means μ_k, centred target y_c and active set A with signs s. With
+x̂_j = w_k ⊙ (x_j - μ_kj) (centred by the training means, zero off the training rows), the
+Newton equation for the dual variable r (the residual) is
 
-    (β I + G / n) r = β y_c + γ m̂,    G = Σ_{j∈A} x̂_j x̂_jᵀ,  m̂ = w_k ⊙ Σ_{j∈A} s_j x̃_j
+    (β I + G / n) r = β y_c + γ m̂,    G = Σ_{j∈A} x̂_j x̂_jᵀ,  m̂ = Σ_{j∈A} s_j x̂_j
 
-(β = λ(1-α), γ = λα). Kept per problem:
+(β = λ(1-α), γ = λα). The validation rows are given apart (``Xvt``, ``vidx``: they may be
+rows of the same matrix, zero-weighted, or rows left out of it), with x̌_j = x_j - μ_kj on
+them. Kept per problem:
 
-* ``Kt`` = Σ_A x̃_j x̂_jᵀ (N × N; its training rows are G, its validation rows give the
-  validation predictions) and ``mt`` = Σ_A s_j x̃_j (updated in place as genes change status);
+* ``Kt`` = G (N × N), ``mt`` = m̂, ``Kv`` = Σ_A x̌_j x̂_jᵀ (V × N) and ``mv`` = Σ_A s_j x̌_j
+  (updated in place as genes change status); the validation predictions are
+  ȳ + (Kv r / n - γ mv) / β;
 * an eigendecomposition G_B = Q diag(e) Qᵀ of G at the last *rebase* plus the genes that
   entered (σ = +1) or left (σ = -1) since, as columns u = Qᵀx̂ (``U``, ``sig``, ``m`` of
-  them) and x̃ (``XP``). The solve is then diagonal plus an m × m Woodbury correction,
-  O(N²) per problem instead of a factorisation. After ``MMAX`` changes the problem is
-  *stale* and rebased (a new eigendecomposition of G) before its next solve. Kt takes
-  those changes in one product when it is needed (``flush``: at a rebase, or when the
-  problem turns stale), not one rank-one update per gene;
+  them), x̂ (``XP``) and x̌ (``XV``). The solve is then diagonal plus an m × m Woodbury
+  correction, O(N²) per problem instead of a factorisation. After ``MMAX`` changes the
+  problem is *stale* and rebased (a new eigendecomposition of G) before its next solve. Kt
+  and Kv take those changes in one product when they are needed (``flush``: at a rebase, or
+  when the problem turns stale), not one rank-one update per gene;
 * the right-hand side in the eigenbasis (``ytil`` = Qᵀy_c, ``mtil`` = Qᵀm̂) and ``KvQ`` =
-  Kt[validation rows] Q (updated with each change: += σ_j x̃_j[val] u_jᵀ), so that
-  validation predictions never need r itself.
+  Kv Q (updated with each change: += σ_j x̌_j u_jᵀ), so that validation predictions never
+  need r itself.
 """
 
 from __future__ import annotations
@@ -42,58 +45,65 @@ class Factorisation:
     """Kt, mt and the Woodbury-updated eigendecomposition of every problem's active set.
 
     ``Xt`` (p × N) holds the genes as rows, ``w`` (P × N) the training weights, ``mu`` (P × p)
-    the training means, ``yc`` (P × N) the centred targets (zero on validation rows), ``vidx``
-    (P × V) each problem's validation rows (repeated to a common length V).
+    the training means, ``yc`` (P × N) the centred targets (zero off the training rows),
+    ``Xvt`` (p × N') the genes at the rows that are predicted and ``vidx`` (P × V) each
+    problem's validation rows among them (repeated to a common length V).
     """
 
-    def __init__(self, Xt, w, n, mu, yc, vidx, stats):
-        self.Xt, self.w, self.n, self.mu, self.yc, self.vidx = Xt, w, n, mu, yc, vidx
+    def __init__(self, Xt, w, n, mu, yc, Xvt, vidx, stats):
+        self.Xt, self.w, self.n, self.mu, self.yc, self.Xvt, self.vidx = Xt, w, n, mu, yc, Xvt, vidx
         self.stats = stats
         P, N = w.shape
+        V = vidx.shape[1]
         self.P = P
-        self.Kt = np.zeros((P, N, N))  # Σ_A x̃_j x̂_jᵀ
-        self.mt = np.zeros((P, N))  # Σ_A s_j x̃_j
+        self.Kt = np.zeros((P, N, N))  # G = Σ_A x̂_j x̂_jᵀ
+        self.mt = np.zeros((P, N))  # m̂ = Σ_A s_j x̂_j
+        self.Kv = np.zeros((P, V, N))  # Σ_A x̌_j x̂_jᵀ
+        self.mv = np.zeros((P, V))  # Σ_A s_j x̌_j
         self.Q = np.tile(np.eye(N), (P, 1, 1))
         self.e = np.zeros((P, N))
         self.U = np.zeros((P, N, MMAX))
-        self.XP = np.zeros((P, N, MMAX))  # x̃ of the changes kept in U
-        self.kt_m = np.zeros(P, dtype=int)  # ... of which the first kt_m are already in Kt
+        self.XP = np.zeros((P, N, MMAX))  # x̂ of the changes kept in U ...
+        self.XV = np.zeros((P, V, MMAX))  # ... and their x̌
+        self.kt_m = np.zeros(P, dtype=int)  # ... of which the first kt_m are already in Kt, Kv
         self.sig = np.zeros((P, MMAX))
         self.m = np.zeros(P, dtype=int)
         self.ytil = yc.copy()  # Qᵀ y_c
-        self.mtil = np.zeros((P, N))  # Qᵀ (w ⊙ mt)
+        self.mtil = np.zeros((P, N))  # Qᵀ m̂
         self.stale = np.zeros(P, dtype=bool)
-        self.KvQ = np.zeros((P, vidx.shape[1], N))  # Kt[validation rows] Q
+        self.KvQ = np.zeros((P, V, N))  # Kv Q
 
     # -- status changes ---------------------------------------------------------------
     def apply(self, kc, gc, oc, nc):
         """Genes gc[i] of problems kc[i] (sorted by problem) change status oc[i] -> nc[i].
 
-        For each problem: mt += Σ Δs_j x̃_j, where Δs_j = new - old; unless the problem is
-        stale, mtil += Σ Δs_j Qᵀx̂_j and the entering (σ = +1) and leaving (σ = -1) genes are
-        kept (Qᵀx̂_j, σ_j, x̃_j) for Woodbury and for Kt += Σ σ_j x̃_j x̂_jᵀ (``flush``); beyond
-        MMAX the problem turns stale and Kt takes them at once. A sign change (σ = 0) changes
-        m̂ only.
+        For each problem: mt += Σ Δs_j x̂_j and mv += Σ Δs_j x̌_j, where Δs_j = new - old;
+        unless the problem is stale, mtil += Σ Δs_j Qᵀx̂_j and the entering (σ = +1) and
+        leaving (σ = -1) genes are kept (Qᵀx̂_j, σ_j, x̂_j, x̌_j) for Woodbury and for
+        Kt += Σ σ_j x̂_j x̂_jᵀ, Kv += Σ σ_j x̌_j x̂_jᵀ (``flush``); beyond MMAX the problem turns
+        stale and Kt, Kv take them at once. A sign change (σ = 0) changes m̂ and mv only.
         """
         if len(kc) == 0:
             return
-        xt = self.Xt[gc] - self.mu[kc, gc][:, None]  # x̃ of every change (rows)
-        xh = xt * self.w[kc]  # x̂ (zero on validation rows)
+        mu = self.mu[kc, gc][:, None]
+        xh = (self.Xt[gc] - mu) * self.w[kc]  # x̂ of every change (rows)
+        xv = self.Xvt[gc[:, None], self.vidx[kc]] - mu  # x̌
         sigma = (nc != 0).astype(float) - (oc != 0).astype(float)
         ds = nc.astype(float) - oc.astype(float)
         for st, en in zip(*runs(kc)):
-            self._update(int(kc[st]), xt[st:en], xh[st:en], sigma[st:en], ds[st:en])
+            self._update(int(kc[st]), xh[st:en], xv[st:en], sigma[st:en], ds[st:en])
 
     def update(self, k, genes, old, new):
         """Problem k: ``genes`` change status ``old`` -> ``new`` (``apply``)."""
         self.apply(np.full(len(genes), k), genes, old, new)
 
-    def _update(self, k, xt, xh, sigma, ds):
-        self.mt[k] += ds @ xt
+    def _update(self, k, xh, xv, sigma, ds):
+        self.mt[k] += ds @ xh
+        self.mv[k] += ds @ xv
         nz = sigma != 0
         if self.stale[k]:
             if nz.any():
-                self.Kt[k] += (xt[nz] * sigma[nz, None]).T @ xh[nz]
+                self._add(k, xh[nz], xv[nz], sigma[nz])
             return  # the rest is rebuilt from Kt and mt at the next solve
         u = self.Q[k].T @ xh.T  # N x g: Qᵀ x̂
         self.mtil[k] += u @ ds
@@ -101,24 +111,33 @@ class Factorisation:
         if g == 0:
             return
         un = u[:, nz]
-        self.KvQ[k] += (xt[nz][:, self.vidx[k]].T * sigma[nz]) @ un.T
+        self.KvQ[k] += (xv[nz].T * sigma[nz]) @ un.T
         m = self.m[k]
         if m + g > MMAX:
             self.flush(k)
-            self.Kt[k] += (xt[nz] * sigma[nz, None]).T @ xh[nz]
+            self._add(k, xh[nz], xv[nz], sigma[nz])
             self.stale[k] = True
             return
         self.U[k, :, m:m + g] = un
-        self.XP[k, :, m:m + g] = xt[nz].T
+        self.XP[k, :, m:m + g] = xh[nz].T
+        self.XV[k, :, m:m + g] = xv[nz].T
         self.sig[k, m:m + g] = sigma[nz]
         self.m[k] = m + g
 
+    def _add(self, k, xh, xv, sigma):
+        """Kt += Σ σ_j x̂_j x̂_jᵀ and Kv += Σ σ_j x̌_j x̂_jᵀ over the rows (genes) given."""
+        xs = xh * sigma[:, None]
+        self.Kt[k] += xs.T @ xh
+        self.Kv[k] += (xv * sigma[:, None]).T @ xh
+
     def flush(self, k):
-        """Kt of problem k up to date: Kt += Σ σ_j x̃_j x̂_jᵀ over the kept changes not yet in it."""
+        """Kt and Kv of problem k up to date with the kept changes not yet in them."""
         lo, hi = self.kt_m[k], self.m[k]
         if hi > lo:
             xp = self.XP[k, :, lo:hi]  # N x g
-            self.Kt[k] += (xp * self.sig[k, lo:hi]) @ (xp * self.w[k][:, None]).T
+            sg = self.sig[k, lo:hi]
+            self.Kt[k] += (xp * sg) @ xp.T
+            self.Kv[k] += (self.XV[k, :, lo:hi] * sg) @ xp.T
             self.kt_m[k] = hi
 
     # -- factorisation and solve ---------------------------------------------------------
@@ -128,18 +147,18 @@ class Factorisation:
         self.stats["rebases"] = self.stats.get("rebases", 0) + len(ks)
         for k in ks.tolist():
             self.flush(k)
-        G = self.Kt[ks] * self.w[ks][:, :, None]  # diag(w) Kt = Σ x̂ x̂ᵀ (symmetric)
-        G = 0.5 * (G + G.transpose(0, 2, 1))
+        G = self.Kt[ks]
+        G = 0.5 * (G + G.transpose(0, 2, 1))  # (symmetric up to the rounding of the updates)
         e, Q = np.linalg.eigh(G)
         self.e[ks] = np.clip(e, 0, None)
         self.Q[ks] = Q
         QT = Q.transpose(0, 2, 1)
-        rows = ks[:, None]
-        self.KvQ[ks] = np.matmul(self.Kt[rows, self.vidx[ks]], Q)
+        self.KvQ[ks] = np.matmul(self.Kv[ks], Q)
         self.ytil[ks] = np.matmul(QT, self.yc[ks][:, :, None])[:, :, 0]
-        self.mtil[ks] = np.matmul(QT, (self.mt[ks] * self.w[ks])[:, :, None])[:, :, 0]
+        self.mtil[ks] = np.matmul(QT, self.mt[ks][:, :, None])[:, :, 0]
         self.U[ks] = 0.0
         self.XP[ks] = 0.0
+        self.XV[ks] = 0.0
         self.sig[ks] = 0.0
         self.m[ks] = 0
         self.kt_m[ks] = 0
@@ -178,8 +197,6 @@ class Factorisation:
         return idx, xt
 
     def validation_terms(self, xt):
-        """(Kt r)[validation rows] = KvQ Qᵀr and mt[validation rows], every problem (none
-        stale)."""
-        rows = np.arange(self.P)[:, None]
+        """Kv r = KvQ Qᵀr and mv, every problem (none stale)."""
         q = np.matmul(self.KvQ, xt[:, :, None])[:, :, 0]
-        return q, self.mt[rows, self.vidx]
+        return q, self.mv
