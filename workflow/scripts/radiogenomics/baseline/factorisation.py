@@ -72,16 +72,23 @@ class Factorisation:
         self.mtil = np.zeros((P, N))  # Qᵀ m̂
         self.stale = np.zeros(P, dtype=bool)
         self.KvQ = np.zeros((P, V, N))  # Kv Q
+        # taken into the eigenbasis at the next solve (``_rotate``): the columns of U from
+        # u_m on (and their terms of KvQ), and the change of m̂ not yet in mtil
+        self.u_m = np.zeros(P, dtype=int)
+        self.dmt = np.zeros((P, N))
+        self.pending = np.zeros(P, dtype=bool)
 
     # -- status changes ---------------------------------------------------------------
     def apply(self, kc, gc, oc, nc):
         """Genes gc[i] of problems kc[i] (sorted by problem) change status oc[i] -> nc[i].
 
         For each problem: mt += Σ Δs_j x̂_j and mv += Σ Δs_j x̌_j, where Δs_j = new - old;
-        unless the problem is stale, mtil += Σ Δs_j Qᵀx̂_j and the entering (σ = +1) and
-        leaving (σ = -1) genes are kept (Qᵀx̂_j, σ_j, x̂_j, x̌_j) for Woodbury and for
-        Kt += Σ σ_j x̂_j x̂_jᵀ, Kv += Σ σ_j x̌_j x̂_jᵀ (``flush``); beyond MMAX the problem turns
-        stale and Kt, Kv take them at once. A sign change (σ = 0) changes m̂ and mv only.
+        unless the problem is stale, the entering (σ = +1) and leaving (σ = -1) genes are kept
+        (σ_j, x̂_j, x̌_j) for Woodbury and for Kt += Σ σ_j x̂_j x̂_jᵀ, Kv += Σ σ_j x̌_j x̂_jᵀ
+        (``flush``); beyond MMAX the problem turns stale and Kt, Kv take them at once. A sign
+        change (σ = 0) changes m̂ and mv only. What depends on the eigenbasis (Qᵀx̂_j in U,
+        mtil, KvQ) waits for the problem's next solve (``_rotate``): one batched product per
+        solve, not several small ones per problem and change.
         """
         if len(kc) == 0:
             return
@@ -90,39 +97,68 @@ class Factorisation:
         xv = self.Xvt[gc[:, None], self.vidx[kc]] - mu  # x̌
         sigma = (nc != 0).astype(float) - (oc != 0).astype(float)
         ds = nc.astype(float) - oc.astype(float)
-        for st, en in zip(*runs(kc)):
-            self._update(int(kc[st]), xh[st:en], xv[st:en], sigma[st:en], ds[st:en])
+        first = np.asarray(runs(kc)[0])
+        ks = kc[first]
+        dm = np.add.reduceat(ds[:, None] * xh, first, axis=0)
+        self.mt[ks] += dm
+        self.dmt[ks] += dm
+        self.mv[ks] += np.add.reduceat(ds[:, None] * xv, first, axis=0)
+        self.pending[ks] = True
+        nz = np.flatnonzero(sigma != 0)
+        if len(nz) == 0:
+            return
+        kn = kc[nz]
+        g = np.bincount(kn, minlength=self.P)
+        turn = ~self.stale & (self.m + g > MMAX)  # (g = 0 never turns: m ≤ MMAX)
+        direct = (self.stale | turn)[kn]
+        if direct.any():  # stale, or turning stale: Kt and Kv take the changes at once
+            dn = nz[direct]
+            for st, en in zip(*runs(kc[dn])):
+                sel = dn[st:en]
+                k = int(kc[sel[0]])
+                if turn[k]:
+                    self.flush(k)
+                    self.stale[k] = True
+                self._add(k, xh[sel], xv[sel], sigma[sel])
+        keep = nz[~direct]
+        if len(keep):
+            kk = kc[keep]
+            f3 = np.asarray(runs(kk)[0])
+            count = np.diff(np.append(f3, len(kk)))
+            pos = self.m[kk] + np.arange(len(kk)) - np.repeat(f3, count)
+            self.XP[kk, :, pos] = xh[keep]
+            self.XV[kk, :, pos] = xv[keep]
+            self.sig[kk, pos] = sigma[keep]
+            self.m[kk[f3]] += count
 
     def update(self, k, genes, old, new):
         """Problem k: ``genes`` change status ``old`` -> ``new`` (``apply``)."""
         self.apply(np.full(len(genes), k), genes, old, new)
 
-    def _update(self, k, xh, xv, sigma, ds):
-        self.mt[k] += ds @ xh
-        self.mv[k] += ds @ xv
-        nz = sigma != 0
-        if self.stale[k]:
-            if nz.any():
-                self._add(k, xh[nz], xv[nz], sigma[nz])
-            return  # the rest is rebuilt from Kt and mt at the next solve
-        u = self.Q[k].T @ xh.T  # N x g: Qᵀ x̂
-        self.mtil[k] += u @ ds
-        g = int(nz.sum())
-        if g == 0:
+    def _rotate(self, ks):
+        """For the problems ``ks`` (none stale): their changes since the last solve into the
+        eigenbasis: U's new columns Qᵀx̂_j, KvQ += Σ σ_j x̌_j (Qᵀx̂_j)ᵀ, mtil += QᵀΔm̂ (each
+        batch padded to its largest number of new columns, the padding weighted 0)."""
+        ks = ks[self.pending[ks]]
+        if len(ks) == 0:
             return
-        un = u[:, nz]
-        self.KvQ[k] += (xv[nz].T * sigma[nz]) @ un.T
-        m = self.m[k]
-        if m + g > MMAX:
-            self.flush(k)
-            self._add(k, xh[nz], xv[nz], sigma[nz])
-            self.stale[k] = True
-            return
-        self.U[k, :, m:m + g] = un
-        self.XP[k, :, m:m + g] = xh[nz].T
-        self.XV[k, :, m:m + g] = xv[nz].T
-        self.sig[k, m:m + g] = sigma[nz]
-        self.m[k] = m + g
+        Q = self.Q if len(ks) == self.P else self.Q[ks]  # (a view where it can be)
+        self.mtil[ks] += np.matmul(self.dmt[ks][:, None, :], Q)[:, 0, :]
+        self.dmt[ks] = 0.0
+        lo, hi = self.u_m[ks], self.m[ks]
+        gmax = int((hi - lo).max())
+        if gmax > 0:
+            cols = lo[:, None] + np.arange(gmax)
+            valid = cols < hi[:, None]
+            cols = np.minimum(cols, MMAX - 1)
+            rows = ks[:, None]
+            un = np.matmul(self.XP[rows, :, cols] * valid[:, :, None], Q)  # K x g x N: (Qᵀx̂)ᵀ
+            xv = self.XV[rows, :, cols] * (valid * self.sig[rows, cols])[:, :, None]  # K x g x V
+            self.KvQ[ks] += np.matmul(xv.transpose(0, 2, 1), un)
+            kr, cr = np.nonzero(valid)
+            self.U[ks[kr], :, cols[kr, cr]] = un[kr, cr]
+            self.u_m[ks] = hi
+        self.pending[ks] = False
 
     def _add(self, k, xh, xv, sigma):
         """Kt += Σ σ_j x̂_j x̂_jᵀ and Kv += Σ σ_j x̌_j x̂_jᵀ over the rows (genes) given."""
@@ -162,6 +198,9 @@ class Factorisation:
         self.sig[ks] = 0.0
         self.m[ks] = 0
         self.kt_m[ks] = 0
+        self.u_m[ks] = 0
+        self.dmt[ks] = 0.0
+        self.pending[ks] = False
         self.stale[ks] = False
         return QT
 
@@ -173,9 +212,10 @@ class Factorisation:
             idx = slice(None)  # views instead of copies of the P x N x N arrays
         n = self.n[idx, None]
         d = 1.0 / (beta[idx, None] + self.e[idx] / n)
+        pos = np.arange(self.P)[idx]
+        self._rotate(pos)
         bt = beta[idx, None] * self.ytil[idx] + gamma[idx, None] * self.mtil[idx]
         xt = d * bt
-        pos = np.arange(self.P)[idx]
         m = self.m[pos]
         for lo, hi in BUCKETS:
             sel = np.flatnonzero((m >= lo) & (m <= hi))
@@ -198,5 +238,6 @@ class Factorisation:
 
     def validation_terms(self, xt):
         """Kv r = KvQ Qᵀr and mv, every problem (none stale)."""
+        self._rotate(np.arange(self.P))
         q = np.matmul(self.KvQ, xt[:, :, None])[:, :, 0]
         return q, self.mv
