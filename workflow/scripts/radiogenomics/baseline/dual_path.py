@@ -82,12 +82,14 @@ class DualPath:
             # one training set: the solve runs on its rows alone (N = n), the validation
             # rows are only predicted
             self.rows = np.flatnonzero(masks[0])
-            Xv = X
+            vrows = np.flatnonzero(~masks[0])
+            Xvt = np.ascontiguousarray(X[vrows].T) if len(vrows) else np.zeros((X.shape[1], 1))  # p x V
+            fact_vidx = np.searchsorted(vrows, self.vidx)
             X, y, train = X[self.rows], np.asarray(y)[self.rows], train[:, self.rows]
-            masks, fact_vidx = masks[:, self.rows], self.vidx
+            masks = masks[:, self.rows]
         else:
             self.rows = None  # the solve runs on all rows, with zero weights off the training rows
-            Xv, fact_vidx = X, self.vidx
+            Xvt, fact_vidx = None, self.vidx
         self.masks, self.mask_of = masks.astype(float), inv.ravel()
         self.Xt = np.ascontiguousarray(X.T)  # p x N
         self.p, self.N = self.Xt.shape
@@ -107,7 +109,7 @@ class DualPath:
         self.anchor_state = self.state.copy()
         self.changed = np.zeros(self.P, dtype=bool)
         self.stats = {"solves": 0, "refreshes": 0, "iterations": 0, "candidate_rows": 0, "steps": 0}
-        Xvt = self.Xt if Xv is X else np.ascontiguousarray(Xv.T)
+        Xvt = self.Xt if Xvt is None else Xvt
         self.fact = Factorisation(self.Xt, self.w, self.n, self.mu, self.yc, Xvt, fact_vidx, self.stats)
         # The solution is kept in the eigenbasis of the factorisation (xt = Qᵀr); r itself
         # is only formed (an N x N product per problem) when genes must be checked exactly.

@@ -142,11 +142,17 @@ class Screening:
         # single-precision copy (N x p, centred on all patients) for the passes over X
         Xg = X - X.mean(axis=0)
         self.X32 = np.ascontiguousarray(Xg, dtype=np.float32)
-        self.xn32 = np.sqrt(np.einsum("ij,ij->j", Xg, Xg)).astype(np.float32)
+        xn = np.sqrt(np.einsum("ij,ij->j", Xg, Xg))
+        del Xg
+        self.xn32 = xn.astype(np.float32)
         self.f32_err = F32_SAFETY * (X.shape[0] + F32_EXTRA_OPS) * F32_UNIT + F32_ERR_FLOOR
-        # training-centred gene norms per problem (P x p), for the bounds
-        sq = (path.masks @ (X * X))[path.mask_of] - path.n[:, None] * path.mu**2
-        self.cnorm = np.sqrt(np.clip(sq, 0, None))
+        # training-centred gene norms per problem (P x p), for the bounds (with one training
+        # set, on whose rows alone the path runs, those of X centred on all rows)
+        if len(path.masks) == 1 and path.masks[0].all():
+            self.cnorm = np.broadcast_to(xn, (P, len(xn)))
+        else:
+            sq = (path.masks @ (X * X))[path.mask_of] - path.n[:, None] * path.mu**2
+            self.cnorm = np.sqrt(np.clip(sq, 0, None))
         # candidate pairs (problem pk, gene pg; in no particular order): last exact z (zl),
         # its slope (sl) along the direction vl, centred gene norm (cn), stored status (pst)
         self.pk = np.zeros(0, dtype=int)
