@@ -13,7 +13,8 @@ them. Kept per problem:
 
 * ``Kt`` = G (N × N), ``mt`` = m̂, ``Kv`` = Σ_A x̌_j x̂_jᵀ (V × N) and ``mv`` = Σ_A s_j x̌_j
   (updated in place as genes change status); the validation predictions are
-  ȳ + (Kv r / n - γ mv) / β;
+  ȳ + (Kv r / n - γ mv) / β. (Kt and Kv used to be one N × N matrix Σ_A x̌_j x̂_jᵀ over
+  all rows; kept apart, the solve can run on the training rows alone: ``DualPath``);
 * an eigendecomposition G_B = Q diag(e) Qᵀ of G at the last *rebase* plus the genes that
   entered (σ = +1) or left (σ = -1) since, as columns u = Qᵀx̂ (``U``, ``sig``, ``m`` of
   them), x̂ (``XP``) and x̌ (``XV``). The solve is then diagonal plus an m × m Woodbury
@@ -22,8 +23,9 @@ them. Kept per problem:
   and Kv take those changes in one product when they are needed (``flush``: at a rebase, or
   when the problem turns stale), not one rank-one update per gene;
 * the right-hand side in the eigenbasis (``ytil`` = Qᵀy_c, ``mtil`` = Qᵀm̂) and ``KvQ`` =
-  Kv Q (updated with each change: += σ_j x̌_j u_jᵀ), so that validation predictions never
-  need r itself.
+  Kv Q (+= σ_j x̌_j u_jᵀ for each change), so that validation predictions never need r
+  itself. U's columns, mtil and KvQ take a problem's changes at its next solve, in one
+  batched product (``_rotate``), not at each change.
 """
 
 from __future__ import annotations
@@ -123,8 +125,9 @@ class Factorisation:
         keep = nz[~direct]
         if len(keep):
             kk = kc[keep]
-            f3 = np.asarray(runs(kk)[0])
-            count = np.diff(np.append(f3, len(kk)))
+            starts, ends = runs(kk)
+            f3 = np.asarray(starts)
+            count = np.asarray(ends) - f3
             pos = self.m[kk] + np.arange(len(kk)) - np.repeat(f3, count)
             self.XP[kk, :, pos] = xh[keep]
             self.XV[kk, :, pos] = xv[keep]
@@ -143,16 +146,20 @@ class Factorisation:
         if len(ks) == 0:
             return
         Q = self.Q if len(ks) == self.P else self.Q[ks]  # (a view where it can be)
-        self.mtil[ks] += np.matmul(self.dmt[ks][:, None, :], Q)[:, 0, :]
-        self.dmt[ks] = 0.0
         lo, hi = self.u_m[ks], self.m[ks]
-        gmax = int((hi - lo).max())
-        if gmax > 0:
-            cols = lo[:, None] + np.arange(gmax)
-            valid = cols < hi[:, None]
-            cols = np.minimum(cols, MMAX - 1)
-            rows = ks[:, None]
-            un = np.matmul(self.XP[rows, :, cols] * valid[:, :, None], Q)  # K x g x N: (Qᵀx̂)ᵀ
+        g = int((hi - lo).max())
+        # rows to rotate: the new columns' x̂ (zero as padding), then Δm̂
+        cols = np.minimum(lo[:, None] + np.arange(g), MMAX - 1)
+        valid = lo[:, None] + np.arange(g) < hi[:, None]
+        rows = ks[:, None]
+        W = np.empty((len(ks), g + 1, self.Q.shape[1]))
+        np.multiply(self.XP[rows, :, cols], valid[:, :, None], out=W[:, :g])
+        W[:, g] = self.dmt[ks]
+        W = np.matmul(W, Q)  # rows of Qᵀ(...)
+        self.mtil[ks] += W[:, g]
+        self.dmt[ks] = 0.0
+        if g > 0:
+            un = W[:, :g]  # K x g x N: (Qᵀx̂)ᵀ
             xv = self.XV[rows, :, cols] * (valid * self.sig[rows, cols])[:, :, None]  # K x g x V
             self.KvQ[ks] += np.matmul(xv.transpose(0, 2, 1), un)
             kr, cr = np.nonzero(valid)

@@ -14,13 +14,22 @@ import numpy as np
 LARS_ALPHA_MIN_MARGIN = 1e-12
 
 
+def centred(X, mu):
+    """X - μ as a new Fortran-ordered array: the working copy LARS would otherwise make of
+    it (``lasso_knots`` overwrites it), formed in one pass."""
+    out = np.empty(X.shape, order="F")
+    np.subtract(X, mu, out=out)
+    return out
+
+
 def lasso_knots(Xc, yc, lambdas):
-    """LARS lasso path down to min(``lambdas``): knots (increasing) and coefficients (p, K)."""
+    """LARS lasso path down to min(``lambdas``): knots (increasing) and coefficients (p, K).
+    ``Xc`` (from ``centred``) is overwritten: LARS reorders its columns in place."""
     from sklearn.linear_model import lars_path
 
     lambdas = np.asarray(lambdas)
     knots, _, coefs = lars_path(
-        Xc, yc, method="lasso", alpha_min=float(lambdas[-1]) * (1 - LARS_ALPHA_MIN_MARGIN), copy_X=True,
+        Xc, yc, method="lasso", alpha_min=float(lambdas[-1]) * (1 - LARS_ALPHA_MIN_MARGIN), copy_X=False,
         return_path=True,
     )
     return knots[::-1], coefs[:, ::-1]
@@ -39,7 +48,8 @@ def interpolate(k_inc, c_inc, lambdas):
 
 def lasso_path_at(Xc, yc, lambdas):
     """Exact lasso coefficients (p, len(lambdas)) at ``lambdas`` (decreasing) from the LARS
-    path, linear interpolation in λ between knots (the path is piecewise linear)."""
+    path, linear interpolation in λ between knots (the path is piecewise linear). ``Xc`` is
+    overwritten (``lasso_knots``)."""
     k_inc, c_inc = lasso_knots(Xc, yc, lambdas)
     return interpolate(k_inc, c_inc, np.asarray(lambdas))
 
@@ -56,7 +66,7 @@ def lasso_predictions(X, y, train, lambdas, paths=None):
         tr, va = np.flatnonzero(mask), np.flatnonzero(~mask)
         mu = X[tr].mean(axis=0)
         ym = y[tr].mean()
-        k_inc, c_inc = lasso_knots(X[tr] - mu, y[tr] - ym, lambdas)
+        k_inc, c_inc = lasso_knots(centred(X[tr], mu), y[tr] - ym, lambdas)
         if paths is not None:
             genes = np.flatnonzero(np.any(c_inc != 0, axis=1))
             paths.append((k_inc, genes, c_inc[genes]))
@@ -78,5 +88,5 @@ def lasso_fit(X, y, lam, mask=None):
     if mask is not None:
         X, y = X[mask], y[mask]
     mu = X.mean(axis=0)
-    coef = lasso_path_at(X - mu, y - y.mean(), np.array([lam]))[:, 0]
+    coef = lasso_path_at(centred(X, mu), y - y.mean(), np.array([lam]))[:, 0]
     return coef, float(y.mean() - mu @ coef)
