@@ -168,6 +168,38 @@ def test_dual_path_matches_enet_path_many_steps():
             np.testing.assert_allclose(path.coef(0, t)[0], coefs[:, t], atol=1e-7)
 
 
+def test_one_training_set_is_solved_on_its_rows_alone():
+    """Problems that share one training mask (one fold, several α: the per-fold standardised
+    search) run on the training rows alone (N = n) and only predict the validation rows: at
+    every step their validation predictions, dual solutions (zero off the training rows) and
+    coefficients equal those of the same problems solved on all rows with zero weights, and
+    the coefficients equal coordinate descent's."""
+    X, y, _ = planted(n=40, p=300, seed=5)
+    folds = np.arange(40) % 4
+    train = np.stack([folds != f for f in range(4)])
+    alphas = np.array([0.1, 0.6])
+    L = 40
+    lams = np.stack([baseline.lambda_grid(X, y, a, L, 0.01) for a in alphas])
+    f = 2
+    one = dual_path.DualPath(X, y, train[[f, f]], alphas, lams)
+    both = dual_path.DualPath(X, y, train[[f, f, (f + 1) % 4]], alphas[[0, 1, 0]], lams[[0, 1, 0]])
+    assert one.rows is not None and one.N == 30 and both.rows is None and both.N == 40
+    m = train[f]
+    ref = [enet_path(X[m] - X[m].mean(0), y[m] - y[m].mean(), l1_ratio=a, alphas=lams[i], tol=1e-13,
+                     max_iter=500000)[1] for i, a in enumerate(alphas)]
+    for t in range(L):
+        one.step(t)
+        both.step(t)
+        np.testing.assert_allclose(one.predictions(t), both.predictions(t)[:2], atol=1e-9)
+        r1 = one.residuals()
+        np.testing.assert_allclose(r1, both.residuals()[:2], atol=1e-9)
+        assert np.all(r1[:, ~m] == 0) and r1.shape == (2, 40)
+        for k in range(2):
+            np.testing.assert_allclose(one.coef(k, t)[0], both.coef(k, t)[0], atol=1e-9)
+            np.testing.assert_allclose(one.coef(k, t)[0], ref[k][:, t], atol=1e-7)
+    assert one.failed == {} and both.failed == {}
+
+
 def test_single_precision_screening_keeps_path_exact():
     """The full checks run in single precision with their rounding bound in the slack: on
     uncentred data (a large per-gene offset, as raw expression has) and several folds x α

@@ -214,7 +214,10 @@ class DualPath:
                     self._damped(k, gamma[k], beta[k], t)
                 except NEWTON_ERRORS as exc:
                     self._give_up(k, t, exc)
-            screen.t_end[todo] = -1  # r moved outside the windows' bookkeeping: new ones next step
+            # r and the statuses moved outside the windows' bookkeeping (the pairs' stored
+            # statuses are out of date): these windows must be renewed before any sync, at the
+            # next step whatever its kind (postponing it gives wrong solutions)
+            screen.t_end[todo] = -1
         if exact:
             done = self.live
             moved = done[self.changed[done]]
