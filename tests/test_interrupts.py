@@ -1,4 +1,5 @@
-"""radiogenomics.interrupts: a SIGINT delivered inside a guarded call is raised after it.
+"""radiogenomics.interrupts: a SIGINT delivered inside a guarded call is raised after it,
+and one that Python could not raise inside a callback is delivered again after it.
 
 Unit level, in a subprocess of its own (the guard replaces the process's SIGINT handler).
 The end-to-end check, with Snakemake's real console handler, is tests/test_resume.py.
@@ -83,3 +84,67 @@ def test_guard_leaves_an_ignored_sigint_alone():
               "assert defer_sigint_during(H, 'emit') is False\n"
               "assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN\n")
     subprocess.run([sys.executable, "-c", script, str(REPO / "workflow" / "scripts")], check=True, timeout=60)
+
+
+CALLBACK_SCRIPT = textwrap.dedent("""
+    import os, signal, sys, time, weakref
+    sys.path.insert(0, sys.argv[1])
+    from radiogenomics.interrupts import redeliver_unraisable_interrupts
+
+    if sys.argv[2] == "guarded":
+        assert redeliver_unraisable_interrupts()
+        assert redeliver_unraisable_interrupts()              # idempotent
+
+    def interrupt(*_):
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):              # the Python handler runs here, inside the callback
+            pass
+
+    class Finalised:
+        def __del__(self):
+            interrupt()
+
+    class Plain:
+        pass
+
+    def check(name, objects):
+        try:
+            objects.clear()                # drops the last reference: runs the callback
+            time.sleep(2)                  # the second delivery comes within 50 ms
+            print(name, "no interrupt", flush=True)
+        except KeyboardInterrupt:
+            print(name, "interrupt raised after the callback", flush=True)
+
+    watched = [Plain()]
+    ref = weakref.ref(watched[0], interrupt)
+    check("weakref", watched)
+    check("__del__", [Finalised()])
+    # other unraisable exceptions still reach the previous hook
+    class Broken:
+        def __del__(self):
+            raise ValueError("still reported")
+    Broken()
+    print("done", flush=True)
+""")
+
+
+def run_callbacks(mode: str) -> tuple[list[str], str]:
+    proc = subprocess.run([sys.executable, "-c", CALLBACK_SCRIPT, str(REPO / "workflow" / "scripts"), mode],
+                          capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: __import__("signal").signal(2, __import__("signal").SIG_DFL))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split("\n"), proc.stderr
+
+
+def test_python_drops_an_interrupt_inside_a_callback():
+    out, err = run_callbacks("plain")
+    assert "weakref no interrupt" in out and "__del__ no interrupt" in out   # the defect
+    assert err.count("KeyboardInterrupt") == 2 and "still reported" in err
+
+
+def test_interrupt_inside_a_callback_is_delivered_after_it():
+    out, err = run_callbacks("guarded")
+    assert "weakref interrupt raised after the callback" in out
+    assert "__del__ interrupt raised after the callback" in out
+    assert "done" in out
+    assert "KeyboardInterrupt" not in err and "still reported" in err

@@ -8,7 +8,10 @@ controlled, not raced: as soon as one training job runs, the test stops that job
 and sends SIGINT to the whole process group, as a terminal's Ctrl-C does, and lets the
 stopped job go on (SIGCONT) so that it receives the SIGINT too.
 
-* ``between_prints``: the SIGINT comes once another training job has finished.
+* ``between_prints``: the SIGINT comes once another training job has finished. (It once
+  landed while Snakemake's main thread ran a ``WeakSet`` callback, where Python drops a
+  ``KeyboardInterrupt``; ``radiogenomics.interrupts`` now delivers it again after the
+  callback, and ``tests/test_interrupts.py`` reproduces that case deterministically.)
 * ``during_print``: the SIGINT comes while Snakemake's main thread is blocked inside a log
   print. Snakemake's console stream is a pipe the test owns (the launcher below points
   ``sys.stderr`` of the Snakemake process, and nothing else, at it); the test stops

@@ -24,12 +24,17 @@ except RadiogenomicsError as _err:
     raise WorkflowError(str(_err)) from None
 
 # Ctrl-C always stops the run: Snakemake (9.x up to at least 9.27.1) drops a SIGINT that
-# arrives while its console handler prints a line; the guard raises it right after the
-# print instead (workflow/scripts/radiogenomics/interrupts.py says how and why).
+# arrives while its console handler prints a line, and Python drops one that arrives inside
+# a weakref callback; the guards raise it right after the print or the callback instead
+# (workflow/scripts/radiogenomics/interrupts.py says how and why).
 from snakemake.logging import ColorizingTextHandler as _ConsoleHandler
-from radiogenomics.interrupts import defer_sigint_during
+from radiogenomics.interrupts import (
+    defer_sigint_during,
+    redeliver_unraisable_interrupts,
+)
 
 defer_sigint_during(_ConsoleHandler, "emit")
+redeliver_unraisable_interrupts()
 
 SEED = int(config["seed"])
 FOLDS = list(range(1, int(config["cv"]["folds"]) + 1))

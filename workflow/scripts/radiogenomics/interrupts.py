@@ -19,12 +19,26 @@ threads (which never receive the ``KeyboardInterrupt``) call the wrapped method 
 
 Installing is idempotent and changes nothing when the process's SIGINT handler is not
 Python's default (e.g. ``SIG_IGN`` in a background job, or a handler someone else set).
+
+A second way a Ctrl-C is lost is Python's own: when the main thread is running a weakref
+callback, a ``__del__`` method or a garbage-collector callback as the SIGINT's handler runs
+(Snakemake's scheduler drops job objects, and their ``WeakSet`` entries, all the time), the
+``KeyboardInterrupt`` cannot propagate out of the callback. Python reports it as
+"Exception ignored in ..." through :data:`sys.unraisablehook` and goes on. This was seen in
+this project's resume test (one run in five): the jobs died of the SIGINT, Snakemake never
+heard it and reported failed jobs instead of stopping. :func:`redeliver_unraisable_interrupts`
+installs a hook that hands such an interrupt back to the main thread a moment later
+(:func:`_thread.interrupt_main`, from a timer thread, so that the handler does not run
+inside the hook itself, where the exception would be lost again): it then propagates from
+wherever the main thread is, as if the Ctrl-C had arrived there.
 """
 
 from __future__ import annotations
 
+import _thread
 import functools
 import signal
+import sys
 import threading
 
 #: Attribute set on a wrapped function, so that wrapping twice is a no-op.
@@ -90,4 +104,35 @@ def defer_sigint_during(owner, name: str) -> bool:
 
     setattr(guarded, _MARK, True)
     setattr(owner, name, guarded)
+    return True
+
+
+#: Seconds between an interrupt's loss inside a callback and its second delivery. The hook
+#: must have returned by then (the handler would otherwise run inside the hook, where an
+#: exception is lost again); that takes microseconds, and 50 ms is nothing to a person.
+REDELIVERY_DELAY_S = 0.05
+
+
+def _redeliver(args) -> None:
+    """sys.unraisablehook: a KeyboardInterrupt that the main thread could not raise (it came
+    inside a callback) is delivered again from a timer thread once this hook has returned;
+    anything else goes to the previous hook."""
+    if (args.exc_type is not None and issubclass(args.exc_type, KeyboardInterrupt)
+            and _is_main_thread()):
+        timer = threading.Timer(REDELIVERY_DELAY_S, _thread.interrupt_main, args=(signal.SIGINT,))
+        timer.daemon = True
+        timer.start()
+        return
+    _redeliver.previous(args)
+
+
+_redeliver.previous = sys.unraisablehook
+
+
+def redeliver_unraisable_interrupts() -> bool:
+    """Install :func:`_redeliver` as :data:`sys.unraisablehook` (idempotent), keeping the
+    current hook for every other unraisable exception. Returns ``True`` when it is active."""
+    if sys.unraisablehook is not _redeliver:
+        _redeliver.previous = sys.unraisablehook
+        sys.unraisablehook = _redeliver
     return True
