@@ -11,12 +11,19 @@ linear signal (10 genes), target scaled to [0, 1]; 10 folds.
 2. Ours alone on the paper grid (21 x 4000, ridge included), time per feature; ``--lambdas``
    takes a comma-separated list of path lengths (e.g. ``100,400,4000``).
 3. When R's glmnet is installed (``Rscript`` on the PATH, e.g. Debian's ``r-cran-glmnet``):
-   ``cv.glmnet`` on the same data, folds and λ grid, one α at a time with glmnet's defaults
+   glmnet on the same data, folds and problems, one α at a time with glmnet's defaults
    (``thresh = 1e-7`` unless ``--glmnet-thresh``; its early path stop allowed unless
    ``--glmnet-full-path``), with one
    thread; both times, their ratio, and whether the selections (per α and overall, by
    glmnet's pooled CV MSE = our pooled R², intercept-only models excluded) are the same, per
-   path length. ``--skip-glmnet`` turns it off.
+   path length. The same problems: glmnet scales y to unit variance (1/n) inside every fit,
+   so for 0 < α < 1 its problem at (α, λ) is not ours (its L2 weight is λ(1-α)/sd(y)); each
+   fit gets α / k and λ k, k = α + sd(y)(1-α) with that fit's sd(y), which is ours exactly
+   (``GLMNET_SCRIPT``). As sd(y) differs between folds, the folds are fitted one by one
+   (``cv.glmnet`` takes one α for all) and the pooled CV MSE formed as ``cv.glmnet``'s cvm.
+   ``--glmnet-native``: ``cv.glmnet`` with our α and λ as they are (glmnet's own problems;
+   how this benchmark compared before). ``--repeat K`` runs K (ours, glmnet) pairs alternately per path length and
+   reports the ratio of the medians. ``--skip-glmnet`` turns it off.
 
 Timings on a shared machine are noisy: wall and CPU (process) time are both printed (CPU
 time is less affected by other processes); report them with the command line, e.g.
@@ -27,6 +34,8 @@ time is less affected by other processes); report them with the command line, e.
     python tests/benchmarks/bench_baseline.py --genes 2000 --lambdas 50   # quick look
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python tests/benchmarks/bench_baseline.py \
         --skip-sklearn --standardize true --patients 98 --lambdas 100,400,4000   # vs glmnet
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python tests/benchmarks/bench_baseline.py \
+        --skip-sklearn --standardize true --patients 98 --lambdas 100 --repeat 3   # medians
 """
 
 from __future__ import annotations
@@ -75,6 +84,14 @@ def main(argv=None):
                     help="part 3: glmnet.control(fdev = 0), no early path stop (the whole grid, as ours)")
     ap.add_argument("--glmnet-thresh", type=float, default=1e-7,
                     help="part 3: glmnet's convergence threshold (its default 1e-7; smaller: closer to exact)")
+    ap.add_argument("--glmnet-native", action="store_true",
+                    help="part 3: cv.glmnet with our alpha and lambda values as they are, i.e. glmnet's "
+                         "own problems (for 0 < alpha < 1 not ours: glmnet scales y to unit variance in "
+                         "every fit); default: our problems mapped to glmnet's parametrisation")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="part 3: this many (ours, glmnet) pairs per path length, run alternately; "
+                         "the ratio of the medians is reported with every pair's (the machine's speed "
+                         "drifts: one pair is not a figure)")
     ap.add_argument("--standardize", choices=("false", "true", "both"), default="false",
                     help="part 2: baseline.standardize (glmnet's standardize = TRUE), or both settings")
     args = ap.parse_args(argv)
@@ -171,12 +188,30 @@ def main(argv=None):
         if not glmnet_available():
             print("\n[3] glmnet: not run (no Rscript with the glmnet package)")
             return
-        print(f"\n[3] R glmnet (cv.glmnet, same data, folds and lambda grid, one thread"
+        how = ("cv.glmnet with our alpha and lambda values, glmnet's own problems" if args.glmnet_native
+               else "our problems in glmnet's parametrisation, fold by fold")
+        print(f"\n[3] R glmnet ({how}, same data and folds, one thread"
               f"{', no early path stop' if args.glmnet_full_path else ''}, thresh={args.glmnet_thresh:g}) vs ours")
         rows = []
         for (standardize, L), (res, t, c) in ours.items():
-            g = run_glmnet(X, y, folds, res["l1_ratios"], res["lambdas"], standardize, args.glmnet_full_path,
-                           args.glmnet_thresh)
+            pairs = []
+            for i in range(max(args.repeat, 1)):
+                if i > 0:  # ours again, then glmnet again: the pairs alternate
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    baseline.elastic_net_cv(X, y, folds, ratios, L, 0.01, standardize=standardize)
+                    t, c = time.perf_counter() - t0, time.process_time() - c0
+                g = run_glmnet(X, y, folds, res["l1_ratios"], res["lambdas"], standardize, args.glmnet_full_path,
+                               args.glmnet_thresh, args.glmnet_native)
+                pairs.append((t, g["elapsed"]))
+                if args.repeat > 1:
+                    print(f"  {L:5d} lambdas, pair {i + 1}: ours {t:7.1f} s, glmnet {g['elapsed']:7.1f} s, "
+                          f"ratio {t / g['elapsed']:.2f}")
+            if args.repeat > 1:
+                t_med = float(np.median([a for a, _ in pairs]))
+                g_med = float(np.median([b for _, b in pairs]))
+                print(f"  {L:5d} lambdas, {len(pairs)} pairs: median ours {t_med:.1f} s, median glmnet "
+                      f"{g_med:.1f} s, ratio of the medians {t_med / g_med:.2f} (pairs "
+                      f"{min(a / b for a, b in pairs):.2f}-{max(a / b for a, b in pairs):.2f})")
             # ours per α: the pooled-R² argmax among the models that are not intercept-only
             r2 = np.where(res["intercept_only"], -np.inf, res["r2_path"])
             per_alpha = r2.argmax(axis=1)
@@ -189,8 +224,10 @@ def main(argv=None):
                   f"l1_ratio={res['l1_ratios'][g['best'][0]]:.2f} step {g['best'][1]}); per-alpha "
                   f"lambda same for {same_alpha}/{len(per_alpha)}; glmnet stopped its path early for "
                   f"{int(np.sum(g['fitted'] < L))} alphas")
+            if args.repeat > 1:
+                t, g["elapsed"] = t_med, g_med
             rows.append((L, g["elapsed"], t))
-        print("  path length | glmnet s | ours s | ours/glmnet")
+        print("  path length | glmnet s | ours s | ours/glmnet" + (" (medians)" if args.repeat > 1 else ""))
         for L, tg, to in rows:
             print(f"  {L:11d} | {tg:8.1f} | {to:6.1f} | {to / tg:5.2f}")
 
@@ -208,19 +245,48 @@ foldid <- readBin(file.path(dir, "folds.bin"), "integer", N)
 alphas <- readBin(file.path(dir, "alphas.bin"), "double", A)
 lambdas <- matrix(readBin(file.path(dir, "lambdas.bin"), "double", A * L), nrow = A, byrow = TRUE)
 if (full) glmnet.control(fdev = 0)
+native <- dims[8] == 1
 best <- Inf; best_a <- NA; best_t <- NA
 lines <- character(0)
+# Our problem, 1/(2n) RSS + lam a |w|_1 + lam (1 - a)/2 |w|^2, in glmnet's terms: glmnet
+# scales y to unit variance (1/n formula) inside every fit, which makes its L2 weight
+# lam_g (1 - a_g) / sd(y). With k = a + sd(y) (1 - a), alpha = a / k and lambda = lam k give
+# the same L1 weight lam a and L2 weight lam (1 - a). sd(y) is each fit's own (every fold's
+# training patients, all patients for the full fit), so the folds are fitted one by one
+# (cv.glmnet takes one alpha for all of them) and the pooled CV MSE formed here, as
+# cv.glmnet's cvm (grouped, weighted by fold size). A path glmnet stops early is continued
+# with its last fit, as cv.glmnet does.
+fit_rows <- function(rows, a, lam) {
+  yt <- y[rows]
+  k <- a + sqrt(mean((yt - mean(yt))^2)) * (1 - a)
+  glmnet(X[rows, , drop = FALSE], yt, alpha = a / k, lambda = lam * k, standardize = std,
+         thresh = thresh)
+}
 t0 <- proc.time()
 for (a in seq_len(A)) {
-  fit <- cv.glmnet(X, y, alpha = alphas[a], lambda = lambdas[a, ], foldid = foldid,
-                   standardize = std, type.measure = "mse", grouped = TRUE, thresh = thresh)
-  cvm <- fit$cvm
+  if (native) {
+    fit <- cv.glmnet(X, y, alpha = alphas[a], lambda = lambdas[a, ], foldid = foldid,
+                     standardize = std, type.measure = "mse", grouped = TRUE, thresh = thresh)
+    cvm <- fit$cvm
+    fitted <- length(fit$lambda)
+  } else {
+    fitted <- length(fit_rows(seq_len(N), alphas[a], lambdas[a, ])$lambda)  # cv.glmnet fits all first
+    pred <- matrix(0, N, L)
+    for (f in sort(unique(foldid))) {
+      va <- which(foldid == f)
+      pm <- predict(fit_rows(which(foldid != f), alphas[a], lambdas[a, ]), X[va, , drop = FALSE])
+      pred[va, seq_len(ncol(pm))] <- pm
+      if (ncol(pm) < L) pred[va, (ncol(pm) + 1):L] <- pm[, ncol(pm)]
+      fitted <- min(fitted, ncol(pm))
+    }
+    cvm <- colMeans((y - pred)^2)
+  }
   # the first lambda (lambda_max) is the intercept-only model: excluded, as ours
   # (ridge, alpha = 0, has none)
   if (alphas[a] > 0) cvm[1] <- Inf
   t <- which.min(cvm)
   if (cvm[t] < best) { best <- cvm[t]; best_a <- a; best_t <- t }
-  lines <- c(lines, sprintf("alpha %d %d %.17g %d", a - 1, t - 1, cvm[t], length(fit$lambda)))
+  lines <- c(lines, sprintf("alpha %d %d %.17g %d", a - 1, t - 1, cvm[t], fitted))
 }
 el <- proc.time() - t0
 cat(lines, sep = "
@@ -240,9 +306,11 @@ def glmnet_available():
     return done.returncode == 0
 
 
-def run_glmnet(X, y, folds, alphas, lambdas, standardize, full_path, thresh=1e-7):
-    """cv.glmnet on X, y with ``foldid = folds`` and the λ grid ``lambdas`` (A, L), one α at a
-    time, one thread; returns the per-α selected step, fitted path lengths, the overall
+def run_glmnet(X, y, folds, alphas, lambdas, standardize, full_path, thresh=1e-7, native=False):
+    """glmnet on X, y with the folds ``folds`` and the λ grid ``lambdas`` (A, L), one α at a
+    time, one thread: our problems mapped to glmnet's parametrisation (``GLMNET_SCRIPT``), or
+    with ``native`` cv.glmnet with the same α and λ (glmnet's own problems, which differ from
+    ours for 0 < α < 1). Returns the per-α selected step, fitted path lengths, the overall
     selection (a, t) and the elapsed and CPU seconds of the fits (R's proc.time)."""
     with tempfile.TemporaryDirectory() as tmp:
         N, p = X.shape
@@ -254,7 +322,7 @@ def run_glmnet(X, y, folds, alphas, lambdas, standardize, full_path, thresh=1e-7
         np.asarray(alphas, dtype="<f8").tofile(os.path.join(tmp, "alphas.bin"))
         np.ascontiguousarray(lambdas, dtype="<f8").tofile(os.path.join(tmp, "lambdas.bin"))
         with open(os.path.join(tmp, "dims.txt"), "w") as fh:
-            fh.write(f"{N} {p} {A} {L} {int(standardize)} {int(full_path)} {thresh!r}\n")
+            fh.write(f"{N} {p} {A} {L} {int(standardize)} {int(full_path)} {float(thresh)!r} {int(native)}\n")
         script = os.path.join(tmp, "cv_glmnet.R")
         with open(script, "w") as fh:
             fh.write(GLMNET_SCRIPT)
