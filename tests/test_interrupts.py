@@ -89,11 +89,13 @@ def test_guard_leaves_an_ignored_sigint_alone():
 CALLBACK_SCRIPT = textwrap.dedent("""
     import os, signal, sys, time, weakref
     sys.path.insert(0, sys.argv[1])
-    from radiogenomics.interrupts import redeliver_unraisable_interrupts
+    from radiogenomics import interrupts
 
     if sys.argv[2] == "guarded":
-        assert redeliver_unraisable_interrupts()
-        assert redeliver_unraisable_interrupts()              # idempotent
+        interrupts.redeliver_unraisable_interrupts()
+        interrupts.redeliver_unraisable_interrupts()          # idempotent: no self-chaining
+        assert sys.unraisablehook is interrupts._redeliver
+        assert interrupts._redeliver.previous is sys.__unraisablehook__
 
     def interrupt(*_):
         os.kill(os.getpid(), signal.SIGINT)

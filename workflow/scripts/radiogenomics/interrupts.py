@@ -129,10 +129,9 @@ def _redeliver(args) -> None:
 _redeliver.previous = sys.unraisablehook
 
 
-def redeliver_unraisable_interrupts() -> bool:
-    """Install :func:`_redeliver` as :data:`sys.unraisablehook` (idempotent), keeping the
-    current hook for every other unraisable exception. Returns ``True`` when it is active."""
+def redeliver_unraisable_interrupts() -> None:
+    """Install :func:`_redeliver` as :data:`sys.unraisablehook`, keeping the current hook for
+    every other unraisable exception (idempotent: installed twice, it never chains to itself)."""
     if sys.unraisablehook is not _redeliver:
         _redeliver.previous = sys.unraisablehook
         sys.unraisablehook = _redeliver
-    return True
