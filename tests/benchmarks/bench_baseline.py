@@ -22,8 +22,9 @@ linear signal (10 genes), target scaled to [0, 1]; 10 folds.
    (``GLMNET_SCRIPT``). As sd(y) differs between folds, the folds are fitted one by one
    (``cv.glmnet`` takes one α for all) and the pooled CV MSE formed as ``cv.glmnet``'s cvm.
    ``--glmnet-native``: ``cv.glmnet`` with our α and λ as they are (glmnet's own problems;
-   how this benchmark compared before). ``--repeat K`` runs K (ours, glmnet) pairs alternately per path length and
-   reports the ratio of the medians. ``--skip-glmnet`` turns it off.
+   how this benchmark compared before). ``--repeat K`` runs K (ours, glmnet) pairs
+   alternately per path length and reports the ratio of the medians. ``--skip-glmnet`` turns
+   it off.
 
 Timings on a shared machine are noisy: wall and CPU (process) time are both printed (CPU
 time is less affected by other processes); report them with the command line, e.g.
@@ -224,9 +225,7 @@ def main(argv=None):
                   f"l1_ratio={res['l1_ratios'][g['best'][0]]:.2f} step {g['best'][1]}); per-alpha "
                   f"lambda same for {same_alpha}/{len(per_alpha)}; glmnet stopped its path early for "
                   f"{int(np.sum(g['fitted'] < L))} alphas")
-            if args.repeat > 1:
-                t, g["elapsed"] = t_med, g_med
-            rows.append((L, g["elapsed"], t))
+            rows.append((L, g_med, t_med) if args.repeat > 1 else (L, g["elapsed"], t))
         print("  path length | glmnet s | ours s | ours/glmnet" + (" (medians)" if args.repeat > 1 else ""))
         for L, tg, to in rows:
             print(f"  {L:11d} | {tg:8.1f} | {to:6.1f} | {to / tg:5.2f}")
