@@ -730,3 +730,174 @@ def test_run_feature_records_solver_and_certificate(tmp_path):
             feature="enhancing_volume", l1_ratios=3, n_lambdas=10, lambda_min_ratio=0.01,
             oof_path=out / "oof.tsv", coefficients_path=out / "coefficients.tsv",
             selection_path=out / "selection.json", solver="glmnet")
+
+
+# -- the compiled screening loops (kernels) against their NumPy references (screening_loops) --
+
+
+def _pair_inputs(seed=3, M=4000, P=7):
+    rng = np.random.default_rng(seed)
+    pk = rng.integers(0, P, M)
+    ph = rng.normal(size=M)
+    zl, sl = rng.normal(size=M), rng.normal(size=M)
+    cn, ez, es = rng.random(M), 1e-7 * rng.random(M), 1e-7 * rng.random(M)
+    key = rng.normal(size=P) - 1.0
+    key[2] = -np.inf  # a problem not synced
+    c, en, gamma = rng.normal(size=P), 0.01 * rng.random(P), rng.random(P)
+    return pk, ph, zl, sl, cn, ez, es, key, c, en, gamma
+
+
+def test_compiled_loops_are_available():
+    from radiogenomics.baseline import kernels
+
+    assert kernels.AVAILABLE, "numba is a dependency (pyproject.toml): the compiled loops must be importable"
+    assert kernels.load() >= 0
+
+
+def test_compiled_predict_equals_reference():
+    """Due pairs, predicted statuses and distances: identical to the last bit, for a problem
+    not synced (key -inf), for none due and for no pairs at all."""
+    from radiogenomics.baseline import kernels, screening_loops
+
+    args = _pair_inputs()
+    got, want = kernels.predict(*args), screening_loops.predict(*args)
+    assert 0 < len(want[0]) < len(args[0]) and not np.any(args[0][want[0]] == 2)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+    pk, ph, *rest = args
+    for case in ((pk, ph + np.inf), (pk[:0], ph[:0])):
+        small = (*case, *rest)
+        assert len(kernels.predict(*small)[0]) == len(screening_loops.predict(*small)[0]) == 0
+
+
+def test_compiled_settle_equals_reference_and_keeps_ties():
+    """Exact z (rounding apart), statuses with the tie rule and margins; a z on the threshold
+    keeps its old status, one clearly past it changes."""
+    from radiogenomics.baseline import kernels, screening_loops
+
+    rng = np.random.default_rng(5)
+    p, N, P, m = 300, 30, 5, 600
+    Xt, R = rng.normal(size=(p, N)), rng.normal(size=(P, N))
+    genes, probs = rng.integers(0, p, m), np.sort(rng.integers(0, P, m))
+    n = np.full(P, float(N))
+    z = np.einsum("ij,ij->i", Xt[genes], R[probs]) / n[probs]
+    gamma = np.full(P, float(np.median(np.abs(z))))
+    # ties: make some pairs' |z| equal to γ up to rounding (scale the gene's row)
+    tie = np.arange(0, m, 37)
+    Xt[genes[tie]] *= (gamma[probs[tie]] / np.abs(z[tie]))[:, None]
+    old = rng.integers(-1, 2, m).astype(np.int8)
+    old[tie] = 0
+    cn, rnorm = rng.random(m), rng.random(P)
+    got = kernels.settle(Xt, genes, R, probs, n, gamma, old, cn, rnorm)
+    want = screening_loops.settle(Xt, genes, R, probs, n, gamma, old, cn, rnorm)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13, atol=1e-15)
+    # statuses agree except where z is on the threshold to rounding and the old status is the
+    # other sign (both statuses are then consistent: which one depends on the last bit)
+    clear = np.abs(np.abs(want[0]) - gamma[probs]) > 1e-12 * gamma[probs]
+    np.testing.assert_array_equal(got[1][clear], want[1][clear])
+    np.testing.assert_array_equal(got[1][old == 0], want[1][old == 0])
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-12, atol=1e-14)
+    assert np.all(got[1][tie] == 0)  # on the threshold: kept inactive
+    assert np.any(got[1] != old)  # and others did change
+
+
+def test_compiled_window_loops_equal_reference():
+    """A window's candidates (single precision, row-major) and the full status check."""
+    from radiogenomics.baseline import kernels, screening_loops
+
+    rng = np.random.default_rng(7)
+    K, p, P = 4, 2000, 6
+    f = np.float32
+    z32, s32 = rng.normal(size=(K, p)).astype(f), (0.1 * rng.normal(size=(K, p))).astype(f)
+    xn32 = rng.random(p).astype(f)
+    cm, hr = rng.random(K).astype(f), rng.random(K).astype(f)
+    mid, a, lim0 = (1 + rng.random(K)).astype(f), (0.01 * rng.random(K)).astype(f), (0.05 * rng.random(K)).astype(f)
+    got = kernels.window_candidates(z32, s32, xn32, cm, hr, mid, a, lim0)
+    want = screening_loops.window_candidates(z32, s32, xn32, cm, hr, mid, a, lim0)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    pi, gi = want
+    assert 0 < len(pi) < K * p
+    state = np.zeros((P, p), dtype=np.int8)
+    state[:, :40] = 1
+    ks = np.array([0, 2, 3, 5])
+    tc = rng.integers(-1, 2, len(pi)).astype(np.int8)
+    got = kernels.status_changes(z32, mid, state, ks, pi, gi, tc)
+    want = screening_loops.status_changes(z32, mid, state, ks, pi, gi, tc)
+    assert len(want[0]) > 0
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+
+
+def test_compiled_candidate_loops_equal_reference():
+    """A window's candidates' values, bounds and exact-evaluation list, and which stay: to
+    the last bit (single precision where the reference is), with a broadcast gene-norm table
+    (one training set on all rows) as well as a full one."""
+    from radiogenomics.baseline import kernels, screening_loops
+
+    rng = np.random.default_rng(11)
+    K, p, P, m = 3, 500, 5, 900
+    f = np.float32
+    z32, s32 = rng.normal(size=(K, p)).astype(f), (0.1 * rng.normal(size=(K, p))).astype(f)
+    pi, gi = np.sort(rng.integers(0, K, m)), rng.integers(0, p, m)
+    xn32 = (1 + rng.random(p)).astype(f)
+    rn, vn = rng.random(K), 0.1 * rng.random(K)
+    gk = np.full(K, 0.8)
+    ks = np.array([1, 3, 4])
+    for cnorm in (rng.random((P, p)), np.broadcast_to(rng.random(p), (P, p))):
+        args = (z32, s32, pi, gi, xn32, f(1e-6), rn, vn, gk, cnorm, ks[pi], 1e5)
+        got, want = kernels.candidate_values(*args), screening_loops.candidate_values(*args)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype
+            np.testing.assert_array_equal(g, w)
+        assert 0 < len(want[-1]) < m  # some, not all, to evaluate exactly
+        zc, sc, ez, es, gq, cn, _ = want
+        c_hi = np.array([3.0, 5.5, 9.0])
+        g_hi = np.array([0.9, 0.8, 0.7])
+        kargs = (zc, sc, ez, es, cn, pi, 0.01 * rng.random(K), -1.0, c_hi, np.maximum(1.0, c_hi), 0.6 * g_hi, g_hi)
+        got, want = kernels.keep_candidates(*kargs), screening_loops.keep_candidates(*kargs)
+        np.testing.assert_array_equal(got, want)
+        assert 0 < want.sum() < m
+
+
+def test_compiled_loops_give_the_reference_path(monkeypatch):
+    """The whole lockstep path with the compiled loops (forced on at this size) has the same
+    statuses and coefficients at every step, and does the same work, as with the references;
+    below COMPILED_MIN_GENES the references are what runs."""
+    from radiogenomics.baseline import kernels, screening, screening_loops
+
+    ref = _lockstep_path()
+    assert ref.screen.loops is screening_loops  # p = 300 < COMPILED_MIN_GENES
+    states, coefs = [], []
+    for t in range(80):
+        ref.step(t)
+        states.append(ref.state.copy())
+        coefs.append([ref.coef(k, t)[0] for k in range(ref.P)])
+    monkeypatch.setattr(screening, "COMPILED_MIN_GENES", 0)
+    fast = _lockstep_path()
+    assert fast.screen.loops is kernels
+    for t in range(80):
+        fast.step(t)
+        np.testing.assert_array_equal(fast.state, states[t])
+        for k in range(fast.P):
+            np.testing.assert_allclose(fast.coef(k, t)[0], coefs[t][k], rtol=0, atol=1e-13)
+    assert fast.stats == ref.stats
+
+
+def test_compiled_loops_give_the_reference_search(monkeypatch):
+    """The whole cross-validated search (standardised per fold, several α) with the compiled
+    loops forced on selects the same model, with the same error surface and coefficients."""
+    from radiogenomics.baseline import screening
+
+    X, y, _ = planted(n=40, p=150, seed=4)
+    folds = np.arange(40) % 5
+    ratios = baseline.l1_ratio_grid(6)
+    ref = baseline.elastic_net_cv(X, y, folds, ratios, 30, 0.01, standardize=True)
+    monkeypatch.setattr(screening, "COMPILED_MIN_GENES", 0)
+    fast = baseline.elastic_net_cv(X, y, folds, ratios, 30, 0.01, standardize=True)
+    assert fast["index"] == ref["index"] and fast["fallbacks"] == ref["fallbacks"] == []
+    for key in ("r2_path", "cv_mse", "coef", "oof"):
+        np.testing.assert_allclose(fast[key], ref[key], rtol=0, atol=1e-12)
+    assert fast["solver_stats"] == ref["solver_stats"]

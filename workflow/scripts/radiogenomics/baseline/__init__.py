@@ -21,8 +21,10 @@ Modules, one per layer, each readable on its own:
 * ``lasso``: α = 1, the exact piecewise-linear LARS path, interpolated at the grid.
 * ``dual_path``: 0 < α < 1, the exact semismooth Newton path on the n-dimensional dual, with
   ``factorisation`` (the active set's Woodbury-updated eigendecomposition) and ``screening``
-  (which genes can change status); ``status`` is the soft-threshold status with its tie rule;
-  ``rowwise`` the products over rows they share; ``enet`` runs it on the folds and for the
+  (which genes can change status), whose loops over candidate pairs and genes are
+  ``screening_loops`` in NumPy and ``kernels`` compiled (numba); ``status`` is the
+  soft-threshold status with its tie rule; ``rowwise`` the products over rows they share;
+  ``enet`` runs it on the folds and for the
   refit along a refined λ path.
 * ``reference``: scikit-learn's coordinate descent and ``Ridge``, the executable reference
   and the fallback of the fast solvers.

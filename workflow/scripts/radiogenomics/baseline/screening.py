@@ -32,12 +32,18 @@ every Newton iteration would dominate the cost, so each problem has a *screening
 Window lengths adapt to the cost balance (``WKAPPA``), window ends are aligned
 (``WALIGN``) so that openings share passes over X, and a pass renews every window that
 would end soon or has used much of its drift allowance (``ending``).
+
+The loops over candidate pairs and over all genes (a sync's predictions and exact checks, an
+opening's candidates and full check) are ``screening_loops`` (NumPy, the reference) or, from
+``COMPILED_MIN_GENES`` genes on, ``kernels`` (the same operations compiled).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import screening_loops
+from .screening_loops import ABS_SLACK, F64_MARGIN, exact_margin
 from .rowwise import linear_fit, pair_dots, runs
 from .status import TIE_RTOL, status
 
@@ -100,18 +106,12 @@ F32_ERR_FLOOR = 1e-12
 #: Relative margin on quantities rounded to single precision for the test (centre, radius
 #: and allowance): ≈ 17 units of single-precision rounding.
 F32_MARGIN = 1e-6
-#: Relative margin on the double-precision bound products (cnorm · e / n).
-F64_MARGIN = 1e-9
-#: Absolute slack: z and γ of order 1e-15 and below are rounding noise, never a margin.
-ABS_SLACK = 1e-15
 #: A window's candidate gets its exact (double-precision) z at the opening only where its
 #: single-precision z is within this many times its rounding bound (plus the tie band) of ±γ:
 #: elsewhere its status is settled, and its pair keeps the single-precision values with their
 #: bounds until its first exact evaluation (one gathered row of X per exact z is what the
 #: opening would otherwise spend most of its time on).
 CANDIDATE_EXACT = 1.0
-#: Rounding of an exact (double-precision) z and of z + c s, relative to their terms.
-F64_DOT_RTOL = 1e-12
 #: Rounding of the travel T per Newton update, relative to ||x_cj||/n · ||r||: r is moved
 #: between eigenbases at each rebase (error ≈ N u ||r||, about 1e-14 for N ~ 100).
 TRAVEL_RTOL = 1e-12
@@ -120,11 +120,20 @@ TRAVEL_RTOL = 1e-12
 PYTHAGORAS_RTOL = 1e-12
 
 
-def exact_margin(z, st, gamma, zerr):
-    """How far an exact z (status st, its rounding ≤ F64_DOT_RTOL · zerr, zerr ≥ Σ|x_ij r_i|/n)
-    is from the tie band around ±γ on its own side (negative: inside it)."""
-    band = ABS_SLACK + TIE_RTOL * gamma + F64_DOT_RTOL * zerr
-    return np.where(st == 0, gamma - np.abs(z), st * z - gamma) - band
+#: The compiled loops (``kernels``) are used from this many genes on; below, a path takes a
+#: second or less and loading numba (about 0.6 s per process) would cost more than they
+#: save, so their NumPy references (``screening_loops``) run.
+COMPILED_MIN_GENES = 2000
+
+
+def pair_loops(p):
+    """The module whose loops a screening of p genes uses."""
+    if p >= COMPILED_MIN_GENES:
+        from . import kernels
+
+        if kernels.AVAILABLE:
+            return kernels
+    return screening_loops
 
 
 class Screening:
@@ -138,6 +147,7 @@ class Screening:
 
     def __init__(self, path, X):
         self.path = path
+        self.loops = pair_loops(path.p)
         P, N = path.P, path.N
         # single-precision copy (N x p, centred on all patients) for the passes over X
         Xg = X - X.mean(axis=0)
@@ -263,51 +273,28 @@ class Screening:
         mid = 0.5 * (g_lo + g_hi)
         lim0 = 0.5 * (g_hi - g_lo) + ABS_SLACK + (TIE_RTOL + F32_MARGIN) * g_hi
         a = emax / n * (1 + F32_MARGIN) + b
-        dev = z32 + cm[:, None] * s32
-        np.abs(dev, out=dev)
-        dev -= mid.astype(np.float32)[:, None]
-        np.abs(dev, out=dev)
-        lim = np.abs(s32)
-        lim *= hr[:, None]
-        lim += self.xn32[None, :] * a.astype(np.float32)[:, None]
-        lim += lim0.astype(np.float32)[:, None]
-        pi, gi = np.nonzero(dev <= lim)  # candidates at single precision, sorted by problem
-        m32 = mid.astype(np.float32)[:, None]
-        target = (z32 > m32).view(np.int8) - (z32 < -m32).view(np.int8)  # K x p
+        mid32 = mid.astype(np.float32)
+        # candidates at single precision, sorted by problem
+        pi, gi = self.loops.window_candidates(z32, s32, self.xn32, cm, hr, mid32, a.astype(np.float32),
+                                              lim0.astype(np.float32))
         # candidates: z and slope from the single-precision pass, with their rounding bounds
         # ez = f32_err ||x_j|| ||r||/n and es = f32_err ||x_j|| ||v||/n; exact z (double
         # precision) only where ez leaves the status open (``CANDIDATE_EXACT``)
-        zc = z32[pi, gi].astype(float)
-        sc = s32[pi, gi].astype(float)
-        xn = self.xn32[gi] * (self.f32_err * (1 + F32_MARGIN))
-        ez = xn * rn[pi]
-        es = xn * (nv / n)[pi]
-        old = path.state[ks]  # K x p
-        gq = gamma[ks][pi]
-        cn = self.cnorm[ks[pi], gi]
-        band = ABS_SLACK + TIE_RTOL * gq + F64_DOT_RTOL * cn * rn[pi]
-        amb = np.flatnonzero(np.abs(np.abs(zc) - gq) <= CANDIDATE_EXACT * (ez + band))
+        zc, sc, ez, es, gq, cn, amb = self.loops.candidate_values(
+            z32, s32, pi, gi, self.xn32, np.float32(self.f32_err * (1 + F32_MARGIN)), rn, nv / n, gamma[ks],
+            self.cnorm, ks[pi], CANDIDATE_EXACT)
         if len(amb):
             zc[amb] = pair_dots(path.Xt, gi[amb], r, pi[amb]) / n[pi[amb]]
             ez[amb] = 0.0
         path.stats["window_exact"] = path.stats.get("window_exact", 0) + len(amb)
-        tc = status(zc, gq, old[pi, gi])
-        target[pi, gi] = tc
+        tc = status(zc, gq, path.state[ks[pi], gi])
         # full check: every gene's status in line with z
-        qi, gj = np.nonzero(old != target)  # problem position, gene; sorted by problem
+        qi, gj, oc, nc = self.loops.status_changes(z32, mid32, path.state, ks, pi, gi, tc)
         if len(qi):
-            self._set_status(ks[qi], gj, old[qi, gj], target[qi, gj])
+            self._set_status(ks[qi], gj, oc, nc)
         changed = np.unique(ks[qi])
         # the window's candidate pairs, from those values and their rounding bounds
-        za = zc + C_LO * sc
-        zb = zc + c_hi[pi] * sc
-        slack = (cn * (emax / n)[pi] * (1 + F64_MARGIN) + ABS_SLACK
-                 + TIE_RTOL * g_hi[pi] + F64_DOT_RTOL * (np.abs(zc) + c_hi[pi] * np.abs(sc))
-                 + ez + cmax[pi] * es)
-        below = np.maximum(np.abs(za), np.abs(zb)) + slack < g_lo[pi]
-        sg = np.sign(zc)
-        above = np.minimum(sg * za, sg * zb) - slack > g_hi[pi]
-        keep_c = ~(below | above)
+        keep_c = self.loops.keep_candidates(zc, sc, ez, es, cn, pi, emax / n, C_LO, c_hi, cmax, g_lo, g_hi)
         pi, gi, z0c, s0c = pi[keep_c], gi[keep_c], zc[keep_c], sc[keep_c]
         ez, es, cn, tc = ez[keep_c], es[keep_c], cn[keep_c], tc[keep_c]
         kk = ks[pi]
@@ -389,27 +376,20 @@ class Screening:
         inS = np.zeros(P, dtype=bool)
         inS[problems] = True
         key = np.where(inS, self.travel - gamma, -np.inf)
-        due = np.flatnonzero(key[self.pk] >= self.ph)
-        if len(due) == 0:
-            return np.zeros(0, dtype=int)
-        pk = self.pk[due]
-        dp = np.flatnonzero(np.bincount(pk, minlength=P))
+        dp = np.flatnonzero(inS)
         d = np.zeros_like(path.xt)
         d[dp] = path.xt[dp] - self.xl[dp]
         c = np.zeros(P)
         e = np.zeros(P)
         c[dp], e[dp] = linear_fit(d[dp], self.vlt[dp])
-        zl, sl = self.zl[due], self.sl[due]
-        cs = c[pk] * sl
-        zp = zl + cs
-        g = gamma[pk]
         # (a settled pair is farther than the tie band from the threshold, so its plain
         # predicted status is its status; pairs that may be in the band are recomputed)
-        dist = np.abs(np.abs(zp) - g) - (self.cn[due] * (e / path.n)[pk] * (1 + F64_MARGIN) + ABS_SLACK
-                                         + TIE_RTOL * g + F64_DOT_RTOL * (np.abs(zl) + np.abs(cs))
-                                         + self.ez[due] + np.abs(c[pk]) * self.es[due])
+        due, target, dist = self.loops.predict(self.pk, self.ph, self.zl, self.sl, self.cn, self.ez, self.es,
+                                               key, c, e / path.n, gamma)
+        if len(due) == 0:
+            return np.zeros(0, dtype=int)
+        pk = self.pk[due]
         unsettled = dist <= 0
-        target = (zp > g).view(np.int8) - (zp < -g).view(np.int8)
         margin = dist
         ev = due
         if unsettled.any():
@@ -434,16 +414,14 @@ class Screening:
             jn = np.flatnonzero(exact)
             pj = ev[jn]
             kj = pk[jn]
-            z = pair_dots(path.Xt, self.pg[pj], path.r, kj) / path.n[kj]
-            fullp = np.flatnonzero(full)
-            if len(fullp):
-                self._new_reference(fullp, full[kj], pj, kj, z, d)
-            target[jn] = status(z, gamma[kj], self.pst[pj])
             rnorm = np.zeros(P)
             uk = np.flatnonzero(ucnt | full)
             rnorm[uk] = np.sqrt(np.einsum("ij,ij->i", path.r[uk], path.r[uk])) / path.n[uk]
-            margin[jn] = exact_margin(z, target[jn], gamma[kj], self.cn[pj] * rnorm[kj])
+            z, target[jn], margin[jn] = self.loops.settle(path.Xt, self.pg[pj], path.r, kj, path.n, gamma,
+                                                          self.pst[pj], self.cn[pj], rnorm)
+            fullp = np.flatnonzero(full)
             if len(fullp):
+                self._new_reference(fullp, full[kj], pj, kj, z, d)
                 f = full[kj]  # all pairs of the full problems, one run each
                 self._rates(fullp, kj[f], np.abs(self.sl[pj[f]]) + self.es[pj[f]], self.cn[pj[f]])
             path.stats["full_rechecks"] = path.stats.get("full_rechecks", 0) + len(fullp)
