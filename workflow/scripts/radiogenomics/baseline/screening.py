@@ -121,7 +121,7 @@ PYTHAGORAS_RTOL = 1e-12
 
 
 #: The compiled loops (``kernels``) are used from this many genes on; below, a path takes a
-#: second or less and loading numba (about 0.6 s per process) would cost more than they
+#: second or less and loading numba (0.3-0.6 s per process) would cost more than they
 #: save, so their NumPy references (``screening_loops``) run.
 COMPILED_MIN_GENES = 2000
 
